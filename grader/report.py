@@ -1,0 +1,46 @@
+"""The terminal report: points per exercise, then one line per kind of failure."""
+from __future__ import annotations
+
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from .run import GradeResult
+
+
+def _points(x: float) -> str:
+    return f"{x:.1f}".rstrip("0").rstrip(".") if x != int(x) else str(int(x))
+
+
+def print_report(result: GradeResult, console: Console | None = None) -> None:
+    console = console or Console(highlight=False)
+    console.print(f"Grading {escape(result.submission)} with model {escape(result.model)} on device {result.device}")
+    table = Table()
+    table.add_column("Exercise")
+    table.add_column("Points", justify="right")
+    table.add_column("Tests passed", justify="right")
+    for number, ex in enumerate(result.exercises, 1):
+        style = "green" if ex.earned >= ex.share - 1e-9 else ("red" if ex.earned == 0 else "yellow")
+        table.add_row(f"{number}. {ex.name}", f"[{style}]{_points(ex.earned)} / {_points(ex.share)}[/]",
+                      f"{ex.passed} / {len(ex.tests)}")
+    table.add_section()
+    table.add_row("[bold]Total", f"[bold]{_points(result.total)} / {_points(result.possible)}", "")
+    console.print(table)
+
+    for ex in result.exercises:
+        if ex.note:
+            console.print(f"[red]{ex.name}[/]: {escape(ex.note)}")
+        # Group failures that share a message ("not implemented yet: encode ..." x 7).
+        groups: dict[str, list] = {}
+        for t in ex.tests:
+            if t.outcome != "passed":
+                groups.setdefault(t.message, []).append(t)
+        if groups:
+            console.print(f"\n[bold]{ex.name}[/] - what to fix:")
+        for message, tests in groups.items():
+            first = tests[0].name
+            more = f" (+{len(tests) - 1} more)" if len(tests) > 1 else ""
+            console.print(f"  [red]x[/] {escape(first)}{more}: {escape(message)}", overflow="fold")
+    if result.total >= result.possible - 1e-9:
+        console.print("\n[green]Everything passes.[/]")
+    console.print(f"\nGraded in {result.seconds:.0f} s. Run one exercise's tests with `pytest -m <exercise>`.")

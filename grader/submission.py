@@ -1,0 +1,78 @@
+"""Load the implementation under test: a folder laid out like `exercises/`.
+
+The folder becomes a package (``solutions`` for the reference, ``submission`` for anything else),
+so that its modules can import each other with ``from .sampling import sample_next_token``.
+Each module is imported lazily, the first time a test asks for it, so a syntax error in one
+exercise costs that exercise only.
+"""
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import sys
+import traceback
+import types
+from pathlib import Path
+
+from . import KitError
+
+REPO = Path(__file__).resolve().parent.parent
+EXERCISES_DIR = REPO / "exercises"
+SOLUTIONS_DIR = REPO / "solutions"
+
+
+class SubmissionImportError(Exception):
+    """The submission's module could not be imported (one line, for the student)."""
+
+
+def resolve_folder(path: str | Path | None) -> Path:
+    folder = Path(path).expanduser().resolve() if path else EXERCISES_DIR
+    if not folder.is_dir():
+        raise KitError(f"submission folder '{path}' does not exist; pass a folder laid out like exercises/")
+    if not any(folder.glob("*.py")):
+        raise KitError(f"submission folder '{path}' has no .py files; pass a folder laid out like exercises/")
+    return folder
+
+
+def _package(folder: Path) -> str:
+    """Register `folder` as a package and return its import name."""
+    name = "solutions" if folder == SOLUTIONS_DIR else "submission"
+    existing = sys.modules.get(name)
+    if existing is not None and list(getattr(existing, "__path__", [])) == [str(folder)]:
+        return name
+    if existing is not None:
+        raise KitError(f"a different '{name}' package is already imported in this process")
+    package = types.ModuleType(name)
+    package.__path__ = [str(folder)]
+    package.__file__ = str(folder / "__init__.py")
+    package.__package__ = name
+    sys.modules[name] = package
+    return name
+
+
+class Submission:
+    """``Submission(folder).sampling`` is the folder's sampling.py, imported on first use."""
+
+    def __init__(self, folder: str | Path | None):
+        self.folder = resolve_folder(folder)
+        self.package = _package(self.folder)
+
+    def __getattr__(self, module: str) -> types.ModuleType:
+        if module.startswith("_"):
+            raise AttributeError(module)
+        path = self.folder / f"{module}.py"
+        if not path.is_file():
+            raise SubmissionImportError(f"{path.name} is missing from {self.folder}: copy it from exercises/")
+        try:
+            loaded = importlib.import_module(f"{self.package}.{module}")
+        except BaseException as err:  # SyntaxError, ImportError, SystemExit at import time...
+            where = ""
+            frames = [f for f in traceback.extract_tb(err.__traceback__) if f.filename == str(path)]
+            if isinstance(err, SyntaxError) and err.lineno:
+                where = f" (line {err.lineno})"
+            elif frames:
+                where = f" (line {frames[-1].lineno})"
+            raise SubmissionImportError(
+                f"could not import {path.name}{where}: {type(err).__name__}: {err}".splitlines()[0]) from None
+        setattr(self, module, loaded)
+        return loaded

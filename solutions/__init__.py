@@ -1,0 +1,1 @@
+"""Reference solutions: the same names as exercises/, written as worked answers."""

@@ -1,0 +1,130 @@
+"""Task 1 - tokenisation: the implementation under test against the tokenizer itself and the reference."""
+import copy
+
+import pytest
+import torch
+
+from checks import expect_equal, expect_type, fail
+
+pytestmark = pytest.mark.tokenization
+
+# One text per situation that trips students up. The ids come from the tokenizer itself.
+TEXTS = {
+    "plain": "The movie was full of",
+    "leading_space": " The movie was full of",
+    "empty": "",
+    "punctuation_and_newlines": "Wow!  It's... great.\nReally?",
+    "accents": "Crème brûlée, naïve café",
+    "japanese": "映画は驚きに満ちていた",
+    "emoji": "The movie 🎬 was 👍",
+}
+BATCH = ["The movie was full of", "Hi", "", "映画は驚きに満ちていた"]
+
+
+def tokenizer_state(tokenizer) -> dict:
+    """What a function must not change on the tokenizer it is given."""
+    return {
+        "padding_side": tokenizer.padding_side,
+        "truncation_side": tokenizer.truncation_side,
+        "pad_token": tokenizer.pad_token,
+        "eos_token": tokenizer.eos_token,
+        "bos_token": tokenizer.bos_token,
+        "vocab_size": len(tokenizer),
+        "model_max_length": tokenizer.model_max_length,
+    }
+
+
+@pytest.mark.points(3)
+@pytest.mark.parametrize("case", list(TEXTS))
+def test_encode_matches_tokenizer(impl, tokenizer, case):
+    text = TEXTS[case]
+    expect_equal(impl.tokenization.encode(tokenizer, text), tokenizer(text)["input_ids"],
+                 f"encode({text!r})", "return tokenizer(text)['input_ids'] as it is: no BOS/EOS added, "
+                                      "no stripping of spaces")
+
+
+@pytest.mark.points(1)
+def test_encode_returns_list_of_ints(impl, tokenizer):
+    got = impl.tokenization.encode(tokenizer, "The movie")
+    expect_type(got, list, "encode('The movie')", "return a plain list, not a tensor or a dict")
+    if not all(type(i) is int for i in got):
+        fail("encode('The movie')", f"expected a list of int, got element types {sorted({type(i).__name__ for i in got})}",
+             "convert with int(...) or .tolist()")
+
+
+@pytest.mark.points(2)
+@pytest.mark.parametrize("case", ["plain", "leading_space", "japanese"])
+def test_tokens_are_vocabulary_spellings(impl, tokenizer, case):
+    text = TEXTS[case]
+    want = tokenizer.convert_ids_to_tokens(tokenizer(text)["input_ids"])
+    expect_equal(impl.tokenization.tokens(tokenizer, text), want, f"tokens({text!r})",
+                 "spellings come from the vocabulary (convert_ids_to_tokens): ' movie' is spelt 'Ġmovie'")
+
+
+@pytest.mark.points(2)
+@pytest.mark.parametrize("case", list(TEXTS))
+def test_decode_round_trip(impl, tokenizer, case):
+    text = TEXTS[case]
+    expect_equal(impl.tokenization.decode(tokenizer, tokenizer(text)["input_ids"]), text,
+                 f"decode(ids of {text!r})", "decode all ids together; decoding one id at a time breaks "
+                                            "characters that span several byte-level tokens")
+
+
+@pytest.mark.points(1)
+def test_decode_matches_tokenizer(impl, tokenizer):
+    ids = tokenizer("<|im_start|>user\nHi<|im_end|>")["input_ids"]
+    expect_equal(impl.tokenization.decode(tokenizer, ids), tokenizer.decode(ids),
+                 "decode(ids with special tokens)", "keep special tokens: tokenizer.decode(ids)")
+
+
+@pytest.mark.points(4)
+def test_batch_encode_left_padding(impl, tokenizer):
+    got = impl.tokenization.batch_encode(tokenizer, BATCH)
+    expect_type(got, dict, f"batch_encode({BATCH!r})", "return a dict with input_ids and attention_mask")
+    for key in ("input_ids", "attention_mask"):
+        if key not in got:
+            fail(f"batch_encode({BATCH!r})", f"the result has no {key!r} key (keys: {sorted(got)})")
+        expect_type(got[key], torch.Tensor, f"batch_encode(...)[{key!r}]", "build tensors with torch.tensor(...)")
+        if got[key].dtype != torch.long:
+            fail(f"batch_encode(...)[{key!r}]", f"expected dtype torch.long, got {got[key].dtype}",
+                 "torch.tensor(rows, dtype=torch.long)")
+    want = tokenizer(BATCH, padding=True, padding_side="left", return_tensors="pt")
+    expect_equal(got["attention_mask"], want["attention_mask"], f"batch_encode({BATCH!r})['attention_mask']",
+                 "1 on real tokens, 0 on padding, padding on the LEFT")
+    expect_equal(got["input_ids"], want["input_ids"], f"batch_encode({BATCH!r})['input_ids']",
+                 "pad on the LEFT so each row's last token is in the last column")
+
+
+@pytest.mark.points(2)
+def test_batch_encode_pad_is_eos_without_pad_token(impl, tokenizer):
+    no_pad = copy.deepcopy(tokenizer)
+    no_pad.pad_token = None
+    got = impl.tokenization.batch_encode(no_pad, ["The movie was full of", "Hi"])
+    row = got["input_ids"][1].tolist()
+    expect_equal(row[: len(row) - 1], [no_pad.eos_token_id] * (len(row) - 1),
+                 "batch_encode(['The movie was full of', 'Hi']) with a tokenizer that has no pad token",
+                 "when tokenizer.pad_token_id is None, pad with tokenizer.eos_token_id")
+
+
+@pytest.mark.points(1)
+def test_batch_encode_matches_reference(impl, ref, tokenizer):
+    texts = ["a", "a b", "a b c", " leading", "日本"]
+    got, want = impl.tokenization.batch_encode(tokenizer, texts), ref.tokenization.batch_encode(tokenizer, texts)
+    for key in ("input_ids", "attention_mask"):
+        expect_equal(got[key], want[key], f"batch_encode({texts!r})[{key!r}]")
+
+
+@pytest.mark.points(2)
+def test_tokenizer_not_changed(impl, tokenizer):
+    work = copy.deepcopy(tokenizer)  # the session's tokenizer stays intact whatever happens here
+    before = tokenizer_state(work)
+    impl.tokenization.encode(work, "The movie")
+    impl.tokenization.tokens(work, "The movie")
+    impl.tokenization.decode(work, [504, 7704])
+    impl.tokenization.batch_encode(work, BATCH)
+    after = tokenizer_state(work)
+    changed = {k: (before[k], after[k]) for k in before if before[k] != after[k]}
+    if changed:
+        key, (old, new) = next(iter(changed.items()))
+        fail("after calling your functions", f"the tokenizer's {key} changed from {old!r} to {new!r}",
+             "never modify the tokenizer you are given: build the padding yourself")

@@ -1,0 +1,6 @@
+"""Decodes one id at a time and joins the pieces, breaking multi-byte characters."""
+from solutions.tokenization import batch_encode, encode, tokens  # noqa: F401
+
+
+def decode(tokenizer, ids):
+    return "".join(tokenizer.decode([i]) for i in ids)
