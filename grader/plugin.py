@@ -78,9 +78,19 @@ def model(lm):
     return lm.model
 
 
+# What a submission might change on the shared tokenizer (padding_side = "left" is the classic).
+_TOKENIZER_STATE = ("padding_side", "truncation_side", "pad_token", "eos_token", "bos_token", "model_max_length")
+
+
 @pytest.fixture
 def tokenizer(lm):
-    return lm.tokenizer
+    """The session's tokenizer, put back as it was after each test, so that one test's mutation
+    cannot hide a mistake from (or cause a failure in) another."""
+    before = {name: getattr(lm.tokenizer, name) for name in _TOKENIZER_STATE}
+    yield lm.tokenizer
+    for name, value in before.items():
+        if getattr(lm.tokenizer, name) != value:
+            setattr(lm.tokenizer, name, value)
 
 
 @pytest.fixture(scope="session")

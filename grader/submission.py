@@ -7,6 +7,7 @@ exercise costs that exercise only.
 """
 from __future__ import annotations
 
+import ast
 import importlib
 import importlib.util
 import sys
@@ -50,6 +51,26 @@ def _package(folder: Path) -> str:
     return name
 
 
+def _imports_reference(source: str) -> bool:
+    """Does this source import the reference solutions (``import solutions``, ``from solutions...``,
+    ``importlib.import_module("solutions...")``)?"""
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return False  # the import itself will report the syntax error
+    for node in ast.walk(tree):
+        names = []
+        if isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names = [node.module]
+        elif isinstance(node, ast.Constant) and isinstance(node.value, str):
+            names = [node.value] if node.value.split(".")[0] == "solutions" else []
+        if any(name.split(".")[0] == "solutions" for name in names):
+            return True
+    return False
+
+
 class Submission:
     """``Submission(folder).sampling`` is the folder's sampling.py, imported on first use."""
 
@@ -63,6 +84,9 @@ class Submission:
         path = self.folder / f"{module}.py"
         if not path.is_file():
             raise SubmissionImportError(f"{path.name} is missing from {self.folder}: copy it from exercises/")
+        if self.package != "solutions" and _imports_reference(path.read_text(encoding="utf-8", errors="replace")):
+            raise SubmissionImportError(f"{path.name} imports the reference solutions: write your own code "
+                                        f"(importing solutions scores zero)")
         try:
             loaded = importlib.import_module(f"{self.package}.{module}")
         except BaseException as err:  # SyntaxError, ImportError, SystemExit at import time...
@@ -74,5 +98,11 @@ class Submission:
                 where = f" (line {frames[-1].lineno})"
             raise SubmissionImportError(
                 f"could not import {path.name}{where}: {type(err).__name__}: {err}".splitlines()[0]) from None
+        if self.package != "solutions":
+            borrowed = [name for name, value in vars(loaded).items()
+                        if callable(value) and str(getattr(value, "__module__", "")).startswith("solutions")]
+            if borrowed:
+                raise SubmissionImportError(f"{path.name} uses {borrowed[0]} from the reference solutions: "
+                                            f"write your own code (importing solutions scores zero)")
         setattr(self, module, loaded)
         return loaded

@@ -16,10 +16,14 @@ VARIANTS = sorted((HERE / "variants").glob("*/*.py"))
 
 
 def submission_with(tmp_path: Path, replacement: Path) -> Path:
-    """The reference solutions with one module replaced by `replacement`."""
+    """A copy of the reference solutions with one module replaced by `replacement`. The replaced
+    module's reference stays beside it as `_reference.py`, so that a corpus file can borrow the
+    functions it does not get wrong (`from ._reference import encode`)."""
     folder = tmp_path / "submission"
     shutil.copytree(SOLUTIONS_DIR, folder, ignore=shutil.ignore_patterns("__pycache__"))
-    shutil.copy(replacement, folder / f"{replacement.parent.name}.py")
+    exercise = replacement.parent.name
+    shutil.copy(folder / f"{exercise}.py", folder / "_reference.py")
+    shutil.copy(replacement, folder / f"{exercise}.py")
     return folder
 
 
@@ -40,3 +44,12 @@ def test_correct_variant_keeps_full_marks(path, tmp_path):
     result = grade(submission_with(tmp_path, path), model="tiny", device="cpu", exercises=[exercise])
     ex = result.exercise(exercise)
     assert ex.earned == pytest.approx(ex.share), [t.message for t in ex.tests if t.outcome != "passed"]
+
+
+def test_importing_the_reference_scores_zero_with_a_message(tmp_path):
+    path = HERE / "wrong" / "tokenization" / "imports_solutions.py"
+    ex = grade(submission_with(tmp_path, path), model="tiny", device="cpu",
+               exercises=["tokenization"]).exercise("tokenization")
+    assert ex.earned == 0
+    assert {t.message for t in ex.tests} == {
+        "tokenization.py imports the reference solutions: write your own code (importing solutions scores zero)"}

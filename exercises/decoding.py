@@ -1,0 +1,116 @@
+"""Task 4: greedy and sampled decoding, written as a loop over the model's forward pass.
+
+Do NOT call `model.generate` here (the grader checks): the point is to write the loop yourself.
+
+The loop: the first forward pass reads the whole prompt; each later pass reads only the newest
+token, because the KV cache remembers the keys and values of everything read before:
+
+    out = model(input_ids=step_input, cache=cache, use_cache=True)
+    cache = out.cache            # hand it to the next step
+    logits = out.logits[:, -1]   # [batch, vocab]: the scores of the next token
+
+(transformers 5.24 names the cache `cache=` / `out.cache`; `past_key_values` is the deprecated
+name.) Passing `logits_to_keep=1` makes the model compute logits only for the last position,
+as `generate()` does.
+
+End of sequence: stop on the ids `generate()` stops on, `model.generation_config.eos_token_id`
+(an int or a list of ints; for SmolLM2 it is 2, "<|im_end|>"). The padding id written after a
+row has finished is `model.generation_config.pad_token_id`, else the tokenizer's pad id, else
+the first EOS id.
+
+Run the tests for this task with: pytest -m decoding
+"""
+from __future__ import annotations
+
+import torch
+
+
+def greedy_decode(model, tokenizer, prompt: str, max_new_tokens: int) -> list[int]:
+    """Always take the most likely next token, for up to `max_new_tokens` steps.
+
+    What to compute:
+        1. ids of `prompt` as `tokenizer(prompt, return_tensors="pt")` gives them, on
+           `model.device`: `[1, prompt_len]`;
+        2. at each step: one forward pass with the cache, then the argmax of the last
+           position's logits: the new token id;
+        3. stop after `max_new_tokens` tokens, or right after an EOS token (keep the EOS id).
+        Run under `torch.no_grad()`.
+
+    Pitfalls:
+        - After the first step feed only the new token, `[1, 1]`, with the cache; feeding the
+          whole sequence again with the cache reads the prompt twice.
+        - The result must equal `model.generate(**inputs, do_sample=False,
+          max_new_tokens=max_new_tokens)` without the prompt, EOS included.
+
+    Args:
+        model: a causal LM in eval mode. Do not modify it.
+        tokenizer: its tokenizer. Do not modify it.
+        prompt: the text to continue (plain text, or a chat-template string).
+        max_new_tokens: an int >= 0; 0 gives [].
+
+    Returns:
+        The new token ids (the prompt not included), ending with the EOS id if one was produced.
+
+    Raises:
+        ValueError: `prompt` encodes to no tokens, or `max_new_tokens` is not an int >= 0.
+
+    Checked by: pytest -m decoding
+        tests/test_decoding.py::test_greedy_decode_matches_generate
+        tests/test_decoding.py::test_greedy_decode_stops_after_eos
+        tests/test_decoding.py::test_greedy_decode_zero_new_tokens
+        tests/test_decoding.py::test_greedy_decode_does_not_call_generate
+    """
+    raise NotImplementedError("greedy_decode: loop forward passes with a KV cache, append the "
+                              "argmax token, stop after EOS. Task 4.1 - run: pytest -m decoding")
+
+
+def sample_decode(model, tokenizer, prompt: str, max_new_tokens: int, temperature: float,
+                  generator: torch.Generator | None, *, top_k: int | None = None,
+                  top_p: float | None = None, num_samples: int = 1) -> list[list[int]]:
+    """Sample `num_samples` continuations of `prompt`, all together as one batch.
+
+    With `generator` seeded `s`, the result must equal
+        torch.manual_seed(s); model.generate(**inputs, do_sample=True, temperature=float(T),
+            top_k=top_k or 0, top_p=top_p or 1.0, num_return_sequences=num_samples,
+            max_new_tokens=max_new_tokens)
+    with each row cut after its first EOS.
+
+    What to compute:
+        1. the prompt ids repeated `num_samples` times: `[num_samples, prompt_len]` (every row
+           has the same length, so no padding is needed);
+        2. at each step: one forward pass with the cache for the whole batch, then one draw per
+           row with `sample_next_token` (you may reuse yours:
+           `from .sampling import sample_next_token`);
+        3. a row that has already produced EOS gets the pad id instead of its draw;
+        4. stop when every row has produced EOS, or after `max_new_tokens` steps;
+        5. return one list per row, cut right after its first EOS (EOS kept, padding dropped).
+
+    Pitfalls:
+        - Finished rows must STILL take part in every draw (then be overwritten with the pad
+          id): `torch.multinomial` draws for all rows at once, so leaving a row out shifts the
+          random numbers of every later draw and the samples stop matching generate().
+        - Check the arguments before the loop: with `max_new_tokens=0` a bad temperature must
+          still raise.
+
+    Args:
+        model, tokenizer, prompt, max_new_tokens: as for `greedy_decode`.
+        temperature: a finite number > 0.
+        generator: a `torch.Generator` on the model's device (None: torch's global one).
+        top_k, top_p: optional filters, as in `sample_next_token`.
+        num_samples: how many continuations, an int >= 1.
+
+    Returns:
+        `num_samples` lists of new token ids; `max_new_tokens=0` gives `num_samples` empty lists.
+
+    Raises:
+        ValueError: empty prompt, `max_new_tokens` < 0, `num_samples` < 1, or a bad
+            temperature, top_k or top_p.
+
+    Checked by: pytest -m decoding
+        tests/test_decoding.py::test_sample_decode_matches_generate
+        tests/test_decoding.py::test_sample_decode_rows_finish_at_different_times
+        tests/test_decoding.py::test_sample_decode_zero_new_tokens
+        tests/test_decoding.py::test_sample_decode_bad_arguments_raise
+    """
+    raise NotImplementedError("sample_decode: one batch of num_samples rows, sample every row at "
+                              "every step, pad finished rows. Task 4.2 - run: pytest -m decoding")

@@ -1,0 +1,173 @@
+"""Task 3: temperature, entropy, top-k, top-p, and one sampling step.
+
+Every function works over the LAST dimension, so it handles `[vocab]` and `[batch, vocab]` alike,
+and none may change its input in place (return a new tensor: `masked_fill`, not `masked_fill_`).
+
+Run the tests for this task with: pytest -m sampling
+"""
+from __future__ import annotations
+
+import torch
+
+
+def softmax_with_temperature(logits: torch.Tensor, temperature: float) -> torch.Tensor:
+    """Softmax of `logits / temperature` over the last dimension.
+
+    What to compute: p_i = exp(z_i / T) / sum_j exp(z_j / T), written out yourself
+    (exp, sum, divide), not with `torch.softmax`.
+
+    Pitfalls:
+        - The temperature divides the LOGITS, never the probabilities.
+        - exp(1e4) is inf in float32, and inf / inf is nan. Subtract each row's max first
+          (softmax does not change when every logit moves by the same amount).
+        - Temperature must be a finite number > 0 (ints like 2 are fine). For 0, negative, NaN or
+          inf raise ValueError with a one-line message; for "temperature 0", point the user to
+          greedy decoding (argmax) instead.
+
+    Args:
+        logits: `[..., vocab]`.
+        temperature: below 1 sharpens the distribution, above 1 flattens it.
+
+    Returns:
+        Probabilities `[..., vocab]`, each row summing to 1.
+
+    Raises:
+        ValueError: temperature <= 0, NaN or inf.
+
+    Checked by: pytest -m sampling
+        tests/test_sampling.py::test_softmax_with_temperature_matches_torch
+        tests/test_sampling.py::test_softmax_with_temperature_large_logits
+        tests/test_sampling.py::test_softmax_with_temperature_lower_sharpens
+        tests/test_sampling.py::test_softmax_with_temperature_bad_temperature_raises
+    """
+    raise NotImplementedError("softmax_with_temperature: exp(logits / T) normalised over the last "
+                              "dim, max subtracted first. Task 3.1 - run: pytest -m sampling")
+
+
+def entropy(probs: torch.Tensor) -> torch.Tensor:
+    """Entropy in nats, H = -sum_i p_i log p_i, over the last dimension.
+
+    Pitfall: a probability of exactly 0 gives 0 * log 0 = 0 * -inf = nan in floating point, but it
+        must count as 0 (`torch.special.xlogy` or a mask helps).
+
+    Args:
+        probs: `[..., vocab]`, rows summing to 1.
+
+    Returns:
+        `[...]`: one entropy per row; log(vocab) for a uniform row, 0 for a one-hot row.
+
+    Checked by: pytest -m sampling
+        tests/test_sampling.py::test_entropy_uniform_is_log_n
+        tests/test_sampling.py::test_entropy_zero_probabilities
+        tests/test_sampling.py::test_entropy_matches_torch_distributions
+    """
+    raise NotImplementedError("entropy: -sum p log p over the last dim, with 0 log 0 = 0. "
+                              "Task 3.2 - run: pytest -m sampling")
+
+
+def top_k_filter(logits: torch.Tensor, k: int) -> torch.Tensor:
+    """Keep the `k` largest logits of each row and set all the others to -inf.
+
+    Must give the same result as transformers' `TopKLogitsWarper(k)` (min_tokens_to_keep=1).
+
+    Pitfalls:
+        - Ties: every token whose logit EQUALS the k-th largest stays, so a row may keep more
+          than k tokens. Compare with the k-th largest value (`torch.topk`), not with indices.
+        - `k` larger than the vocabulary keeps everything (no error).
+        - Return a new tensor; the caller's logits must not change.
+
+    Args:
+        logits: `[..., vocab]`.
+        k: a positive int.
+
+    Returns:
+        `[..., vocab]`: kept logits unchanged, the rest -inf.
+
+    Raises:
+        ValueError: `k` is not a positive int.
+
+    Checked by: pytest -m sampling
+        tests/test_sampling.py::test_top_k_filter_matches_transformers
+        tests/test_sampling.py::test_top_k_filter_ties
+        tests/test_sampling.py::test_top_k_filter_k_above_vocab
+        tests/test_sampling.py::test_top_k_filter_does_not_modify_input
+    """
+    raise NotImplementedError("top_k_filter: set every logit below the k-th largest of its row "
+                              "to -inf. Task 3.3 - run: pytest -m sampling")
+
+
+def top_p_filter(logits: torch.Tensor, p: float) -> torch.Tensor:
+    """Nucleus filter: keep the smallest set of most likely tokens whose probability reaches `p`.
+
+    Must give the same result as transformers' `TopPLogitsWarper(p)` (min_tokens_to_keep=1),
+    ties included. The warper's recipe: sort the logits in ASCENDING order, softmax, cumulative
+    sum; drop the sorted positions whose cumulative probability is <= 1 - p; never drop the most
+    likely token; scatter the drop mask back to vocabulary order; set dropped logits to -inf.
+
+    Pitfalls:
+        - The token whose probability makes the total CROSS p is kept: with probabilities
+          0.5, 0.3, 0.2 and p = 0.6, both 0.5 and 0.3 stay.
+        - The most likely token always stays, even for a tiny p.
+        - Ties: follow the recipe above (sort ascending, compare with 1 - p) to break ties as
+          transformers does; sorting descending and comparing with p can keep a different set.
+        - Return a new tensor; the caller's logits must not change.
+
+    Args:
+        logits: `[..., vocab]`.
+        p: 0 < p <= 1.
+
+    Returns:
+        `[..., vocab]`: kept logits unchanged, the rest -inf.
+
+    Raises:
+        ValueError: `p` is outside (0, 1].
+
+    Checked by: pytest -m sampling
+        tests/test_sampling.py::test_top_p_filter_matches_transformers
+        tests/test_sampling.py::test_top_p_filter_keeps_crossing_token
+        tests/test_sampling.py::test_top_p_filter_ties
+        tests/test_sampling.py::test_top_p_filter_bad_p_raises
+    """
+    raise NotImplementedError("top_p_filter: keep the most likely tokens until their total "
+                              "probability reaches p, the rest -inf. Task 3.4 - run: pytest -m sampling")
+
+
+def sample_next_token(logits: torch.Tensor, temperature: float, generator: torch.Generator | None,
+                      top_k: int | None = None, top_p: float | None = None) -> torch.Tensor:
+    """Draw one next token per row, exactly as `generate(do_sample=True)` does.
+
+    What to compute, in this order (transformers' order):
+        1. scores = logits as float32, divided by `temperature`;
+        2. if `top_k` is set (not None, not 0): `top_k_filter(scores, top_k)`;
+        3. if `top_p` is set (not None, below 1): `top_p_filter(scores, top_p)`;
+        4. probs = `torch.softmax(scores, dim=-1)`;
+        5. ONE batched draw for all rows: `torch.multinomial(probs, 1, generator=generator)`,
+           then drop the last dimension.
+
+    Pitfalls:
+        - Filter AFTER the temperature: top-p depends on how sharp the distribution is.
+        - Use `torch.softmax` in step 4 and a single multinomial call: a loop of one draw per
+          row, or probabilities that differ in the last bit, draw different tokens than
+          generate() for the same seed.
+
+    Args:
+        logits: `[batch, vocab]` next-token logits.
+        temperature: a finite number > 0.
+        generator: a `torch.Generator` on the logits' device (None: torch's global one).
+        top_k: keep the k most likely tokens; None or 0 keeps all.
+        top_p: keep the nucleus of mass p; None or 1.0 keeps all.
+
+    Returns:
+        LongTensor `[batch]` of token ids.
+
+    Raises:
+        ValueError: bad temperature, top_k or top_p.
+
+    Checked by: pytest -m sampling
+        tests/test_sampling.py::test_sample_next_token_matches_generate_draws
+        tests/test_sampling.py::test_sample_next_token_seeded_reproducible
+        tests/test_sampling.py::test_sample_next_token_respects_top_k_top_p
+        tests/test_sampling.py::test_sample_next_token_shape_dtype
+    """
+    raise NotImplementedError("sample_next_token: temperature, then top-k, then top-p, then one "
+                              "torch.multinomial draw. Task 3.5 - run: pytest -m sampling")
