@@ -11,11 +11,14 @@ DEVICE     ?= auto
 # range in pyproject.toml lets pip pick another.
 TORCH      ?= torch==2.13.0
 
-.PHONY: setup grade test test-fast clean clean-cache help
+.PHONY: setup grade demo test test-fast bench gradescope clean clean-cache help
 
 help:
 	@echo "make grade   - grade your exercises/ (SUBMISSION=..., MODEL=..., DEVICE=...)"
+	@echo "make demo    - the exercise set's observations and plots, with your code (same options)"
 	@echo "make test    - the kit's own test suite (reference, stubs, known-wrong implementations)"
+	@echo "make bench   - speed benchmarks vs generate() (SUBMISSION=solutions by default), docs/benchmarks.md"
+	@echo "make gradescope - the Gradescope autograder zip in build/ (HIDDEN=folder of hidden tests)"
 	@echo "make setup   - only create or refresh the virtual environment in $(VENV)"
 	@echo "make clean   - remove the virtual environment and caches of the build (never exercises/)"
 
@@ -34,6 +37,11 @@ $(VENV)/.installed: pyproject.toml Makefile
 grade: setup
 	HF_HUB_OFFLINE=1 $(PY) -m grader --submission "$(SUBMISSION)" --model "$(MODEL)" --device "$(DEVICE)"
 
+# Tokens, next-token probabilities, continuations per decoding setting, per-token log-probs,
+# perplexity, and two plots in results/demo/, computed with the code in $(SUBMISSION).
+demo: setup
+	HF_HUB_OFFLINE=1 $(PY) -m grader.demo --submission "$(SUBMISSION)" --model "$(MODEL)" --device "$(DEVICE)"
+
 # The reference must pass every test with the tiny and the default model; the kit's own tests
 # (tests/kit) prove the grader: stubs score zero, known-wrong implementations lose points.
 test: setup
@@ -41,6 +49,23 @@ test: setup
 
 test-fast: setup
 	HF_HUB_OFFLINE=1 $(PY) -m pytest --submission solutions --model tiny --device "$(DEVICE)" --ignore tests/kit
+
+# Benchmarks (docs/benchmarks.md): speed relative to generate() and other baselines measured in the
+# same run. Never part of `make test`. Measures the reference unless SUBMISSION is given
+# (`make bench SUBMISSION=exercises`); BENCH_ARGS is passed to pytest (e.g. --benchmark-compare).
+bench: setup
+	@mkdir -p results/bench && rm -f results/bench/latest.json
+	HF_HUB_OFFLINE=1 $(PY) -m pytest benchmarks -q \
+	  --submission "$(if $(filter file,$(origin SUBMISSION)),solutions,$(SUBMISSION))" \
+	  --model "$(MODEL)" --device "$(DEVICE)" --benchmark-autosave \
+	  --benchmark-json results/bench/latest.json --benchmark-columns min,median,max,rounds \
+	  $(BENCH_ARGS) || status=$$?; \
+	$(PY) benchmarks/summary.py results/bench/latest.json && exit $${status:-0}
+
+# The Gradescope autograder zip (docs/instructors.md): setup.sh and run_autograder at its root,
+# the kit beside them; HIDDEN=folder adds the instructor's hidden tests. Needs no environment.
+gradescope:
+	$(PYTHON) gradescope/build_zip.py --out build/gradescope-autograder.zip $(if $(HIDDEN),--hidden "$(HIDDEN)")
 
 clean:
 	rm -rf $(VENV) .pytest_cache .benchmarks .hypothesis results build *.egg-info

@@ -55,10 +55,15 @@ def greedy_decode(model, tokenizer, prompt: str, max_new_tokens: int) -> list[in
         ValueError: `prompt` encodes to no tokens, or `max_new_tokens` is not an int >= 0.
 
     Checked by: pytest -m decoding
-        tests/test_decoding.py::test_greedy_decode_matches_generate
+        tests/test_decoding.py::test_greedy_decode_matches_reference
+        tests/test_decoding.py::test_greedy_decode_is_deterministic
         tests/test_decoding.py::test_greedy_decode_stops_after_eos
+        tests/test_decoding.py::test_greedy_decode_respects_max_new_tokens
         tests/test_decoding.py::test_greedy_decode_zero_new_tokens
-        tests/test_decoding.py::test_greedy_decode_does_not_call_generate
+        tests/test_decoding.py::test_greedy_decode_bad_input_raises
+        tests/test_decoding.py::test_greedy_decode_uses_the_kv_cache
+        tests/test_decoding.py::test_sample_decode_top_k_1_is_greedy (compares with greedy_decode)
+        and every graded test in tests/test_decoding.py fails if model.generate is called
     """
     raise NotImplementedError("greedy_decode: loop forward passes with a KV cache, append the "
                               "argmax token, stop after EOS. Task 4.1 - run: pytest -m decoding")
@@ -107,8 +112,14 @@ def sample_decode(model, tokenizer, prompt: str, max_new_tokens: int, temperatur
             temperature, top_k or top_p.
 
     Checked by: pytest -m decoding
-        tests/test_decoding.py::test_sample_decode_matches_generate
+        tests/test_decoding.py::test_sample_decode_matches_reference
         tests/test_decoding.py::test_sample_decode_rows_finish_at_different_times
+        tests/test_decoding.py::test_sample_decode_returns_num_samples_lists
+        tests/test_decoding.py::test_sample_decode_same_seed_same_output
+        tests/test_decoding.py::test_sample_decode_different_seeds_differ
+        tests/test_decoding.py::test_sample_decode_higher_temperature_is_more_diverse
+        tests/test_decoding.py::test_sample_decode_top_k_1_is_greedy
+        tests/test_decoding.py::test_sample_decode_uses_the_kv_cache_in_one_batch
         tests/test_decoding.py::test_sample_decode_zero_new_tokens
         tests/test_decoding.py::test_sample_decode_bad_arguments_raise
     """

@@ -33,7 +33,10 @@ def token_logprobs(step_logits: torch.Tensor, token_ids) -> torch.Tensor:
 
     Checked by: pytest -m logprobs
         tests/test_logprobs.py::test_token_logprobs_matches_log_softmax
-        tests/test_logprobs.py::test_token_logprobs_shape
+        tests/test_logprobs.py::test_token_logprobs_accepts_a_list_and_returns_float32
+        tests/test_logprobs.py::test_token_logprobs_finite_for_huge_logits
+        tests/test_logprobs.py::test_token_logprobs_are_at_most_zero
+        tests/test_logprobs.py::test_token_logprobs_shape_mismatch_raises
     """
     raise NotImplementedError("token_logprobs: log_softmax over the vocab, then gather each "
                               "step's token. Task 5.1 - run: pytest -m logprobs")
@@ -67,8 +70,11 @@ def continuation_logprobs(model, tokenizer, prompt: str, continuation_ids) -> to
         ValueError: `prompt` encodes to no tokens.
 
     Checked by: pytest -m logprobs
-        tests/test_logprobs.py::test_continuation_logprobs_matches_transition_scores
+        tests/test_logprobs.py::test_continuation_logprobs_matches_reference
+        tests/test_logprobs.py::test_continuation_logprobs_equal_each_steps_log_softmax
+        tests/test_logprobs.py::test_continuation_logprobs_are_at_most_zero
         tests/test_logprobs.py::test_continuation_logprobs_one_forward_pass
+        tests/test_logprobs.py::test_continuation_logprobs_empty_continuation
         tests/test_logprobs.py::test_continuation_logprobs_empty_prompt_raises
     """
     raise NotImplementedError("continuation_logprobs: one pass over prompt + continuation; the "
@@ -107,10 +113,12 @@ def perplexity(model, tokenizer, texts: list[str]) -> list[float]:
         ValueError: a text has fewer than 2 tokens; the message names the text.
 
     Checked by: pytest -m logprobs
+        tests/test_logprobs.py::test_perplexity_matches_reference
         tests/test_logprobs.py::test_perplexity_batch_equals_alone
-        tests/test_logprobs.py::test_perplexity_matches_model_loss
-        tests/test_logprobs.py::test_perplexity_short_text_raises
+        tests/test_logprobs.py::test_perplexity_one_forward_pass
         tests/test_logprobs.py::test_perplexity_empty_list
+        tests/test_logprobs.py::test_perplexity_short_text_raises
+        tests/test_logprobs.py::test_perplexity_single_string_raises
     """
     raise NotImplementedError("perplexity: one padded, masked forward pass; exp(mean NLL) over "
                               "each text's real tokens 2..n. Task 5.3 - run: pytest -m logprobs")

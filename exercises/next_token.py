@@ -40,6 +40,7 @@ def next_token_probs(model, tokenizer, text: str) -> torch.Tensor:
         tests/test_next_token.py::test_next_token_probs_shape_dtype_device
         tests/test_next_token.py::test_next_token_probs_sums_to_one
         tests/test_next_token.py::test_next_token_probs_matches_reference
+        tests/test_next_token.py::test_next_token_probs_is_softmax_of_last_logits
         tests/test_next_token.py::test_next_token_probs_empty_text_raises
     """
     raise NotImplementedError("next_token_probs: softmax of the logits at the last position of "
@@ -68,8 +69,10 @@ def top_k_next_tokens(model, tokenizer, text: str, k: int = 10) -> list[tuple[st
 
     Checked by: pytest -m next_token
         tests/test_next_token.py::test_top_k_next_tokens_sorted
-        tests/test_next_token.py::test_top_k_next_tokens_matches_probs
+        tests/test_next_token.py::test_top_k_next_tokens_probabilities
+        tests/test_next_token.py::test_top_k_next_tokens_decoded_text
         tests/test_next_token.py::test_top_k_next_tokens_k_above_vocab
+        tests/test_next_token.py::test_top_k_next_tokens_bad_k_raises
     """
     raise NotImplementedError("top_k_next_tokens: the k largest next-token probabilities with "
                               "their decoded tokens. Task 2.2 - run: pytest -m next_token")

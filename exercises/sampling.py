@@ -35,10 +35,16 @@ def softmax_with_temperature(logits: torch.Tensor, temperature: float) -> torch.
         ValueError: temperature <= 0, NaN or inf.
 
     Checked by: pytest -m sampling
-        tests/test_sampling.py::test_softmax_with_temperature_matches_torch
+        tests/test_sampling.py::test_softmax_with_temperature_matches_reference
+        tests/test_sampling.py::test_softmax_with_temperature_t1_is_softmax
+        tests/test_sampling.py::test_softmax_with_temperature_sums_to_one
         tests/test_sampling.py::test_softmax_with_temperature_large_logits
         tests/test_sampling.py::test_softmax_with_temperature_lower_sharpens
+        tests/test_sampling.py::test_softmax_with_temperature_lower_sharpens_model_logits
+        tests/test_sampling.py::test_softmax_with_temperature_approaches_argmax
+        tests/test_sampling.py::test_softmax_with_temperature_int_temperature
         tests/test_sampling.py::test_softmax_with_temperature_bad_temperature_raises
+        tests/test_sampling.py::test_softmax_with_temperature_does_not_modify_input
     """
     raise NotImplementedError("softmax_with_temperature: exp(logits / T) normalised over the last "
                               "dim, max subtracted first. Task 3.1 - run: pytest -m sampling")
@@ -59,7 +65,7 @@ def entropy(probs: torch.Tensor) -> torch.Tensor:
     Checked by: pytest -m sampling
         tests/test_sampling.py::test_entropy_uniform_is_log_n
         tests/test_sampling.py::test_entropy_zero_probabilities
-        tests/test_sampling.py::test_entropy_matches_torch_distributions
+        tests/test_sampling.py::test_entropy_matches_reference
     """
     raise NotImplementedError("entropy: -sum p log p over the last dim, with 0 log 0 = 0. "
                               "Task 3.2 - run: pytest -m sampling")
@@ -89,8 +95,10 @@ def top_k_filter(logits: torch.Tensor, k: int) -> torch.Tensor:
     Checked by: pytest -m sampling
         tests/test_sampling.py::test_top_k_filter_matches_transformers
         tests/test_sampling.py::test_top_k_filter_ties
+        tests/test_sampling.py::test_top_k_filter_matches_reference
         tests/test_sampling.py::test_top_k_filter_k_above_vocab
         tests/test_sampling.py::test_top_k_filter_does_not_modify_input
+        tests/test_sampling.py::test_top_k_filter_bad_k_raises
     """
     raise NotImplementedError("top_k_filter: set every logit below the k-th largest of its row "
                               "to -inf. Task 3.3 - run: pytest -m sampling")
@@ -125,7 +133,10 @@ def top_p_filter(logits: torch.Tensor, p: float) -> torch.Tensor:
     Checked by: pytest -m sampling
         tests/test_sampling.py::test_top_p_filter_matches_transformers
         tests/test_sampling.py::test_top_p_filter_keeps_crossing_token
+        tests/test_sampling.py::test_top_p_filter_keeps_most_likely
         tests/test_sampling.py::test_top_p_filter_ties
+        tests/test_sampling.py::test_top_p_filter_matches_reference
+        tests/test_sampling.py::test_top_p_filter_does_not_modify_input
         tests/test_sampling.py::test_top_p_filter_bad_p_raises
     """
     raise NotImplementedError("top_p_filter: keep the most likely tokens until their total "
@@ -164,10 +175,16 @@ def sample_next_token(logits: torch.Tensor, temperature: float, generator: torch
         ValueError: bad temperature, top_k or top_p.
 
     Checked by: pytest -m sampling
-        tests/test_sampling.py::test_sample_next_token_matches_generate_draws
+        tests/test_sampling.py::test_sample_next_token_matches_reference_draws
+        tests/test_sampling.py::test_sample_next_token_model_logits_match_reference
+        tests/test_sampling.py::test_sample_next_token_frequencies_match_softmax
+        tests/test_sampling.py::test_sample_next_token_one_batched_draw
         tests/test_sampling.py::test_sample_next_token_seeded_reproducible
+        tests/test_sampling.py::test_sample_next_token_shape_dtype_device
         tests/test_sampling.py::test_sample_next_token_respects_top_k_top_p
-        tests/test_sampling.py::test_sample_next_token_shape_dtype
+        tests/test_sampling.py::test_sample_next_token_zero_k_and_p_one_keep_all
+        tests/test_sampling.py::test_sample_next_token_bad_arguments_raise
+        tests/test_sampling.py::test_sample_next_token_does_not_modify_input
     """
     raise NotImplementedError("sample_next_token: temperature, then top-k, then top-p, then one "
                               "torch.multinomial draw. Task 3.5 - run: pytest -m sampling")

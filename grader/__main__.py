@@ -1,4 +1,12 @@
-"""`python -m grader`: grade a submission and print points per exercise (see README)."""
+"""`python -m grader`: grade a submission and print points per exercise (see README).
+
+    python -m grader [--submission PATH] [--model NAME] [--device D] [--json FILE] [--junit FILE]
+                     [--min-score X] [--exercise NAME]... [--timeout S] [--jobs N] [--extra-tests DIR]
+    python -m grader batch DIR [--jobs N] [--out FILE.csv] [--shard K/N] [...]   (grader/batch.py)
+    python -m grader merge --out FILE.csv SHARD.csv...                         (grader/batch.py)
+
+Exit codes: 0 graded (whatever the score), 1 below --min-score, 2 a problem to fix first (one line).
+"""
 from __future__ import annotations
 
 import argparse
@@ -8,31 +16,67 @@ from . import KitError
 from .points import EXERCISES
 
 
-def parse_args(argv=None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m grader", description="Grade a submission folder laid out like exercises/.")
-    parser.add_argument("--submission", default=None, metavar="PATH",
-                        help="folder to grade (default: exercises/; solutions/ grades the reference)")
+def add_grading_options(parser: argparse.ArgumentParser) -> None:
+    """The options of a grading run, shared by `python -m grader` and `python -m grader batch`."""
+    from .results import HIDDEN_VISIBILITY, VISIBILITIES
+    from .run import DEFAULT_JOBS, DEFAULT_MEMORY_GB, DEFAULT_TIMEOUT
+
+    parser.add_argument("--jobs", type=int, default=DEFAULT_JOBS, metavar="N",
+                        help=f"test processes at a time, one exercise each (default: {DEFAULT_JOBS}, from the "
+                             f"number of CPUs; each uses CPUs / N threads)")
     parser.add_argument("--model", default="default", metavar="NAME",
                         help="default, tiny, a local folder or a locally cached Hugging Face id (default: default)")
     parser.add_argument("--device", default="auto", metavar="D", help="auto, cpu, cuda or cuda:N (default: auto)")
     parser.add_argument("--exercise", action="append", choices=EXERCISES, metavar="NAME",
                         help=f"grade only this exercise (repeatable): {', '.join(EXERCISES)}")
-    parser.add_argument("--timeout", type=int, default=None, metavar="S", help="seconds per test before it fails (default: 60)")
-    parser.add_argument("--jobs", type=int, default=1, metavar="N", help="exercises graded in parallel (default: 1)")
+    parser.add_argument("--timeout", type=int, default=DEFAULT_TIMEOUT, metavar="S",
+                        help=f"seconds per test before it fails (default: {DEFAULT_TIMEOUT})")
+    parser.add_argument("--memory-limit", type=float, default=DEFAULT_MEMORY_GB, metavar="GB",
+                        help=f"GiB of memory a test process may allocate beyond the loaded model, CPU only "
+                             f"(default: {DEFAULT_MEMORY_GB:g}; 0: no limit)")
+    parser.add_argument("--extra-tests", default=None, metavar="DIR",
+                        help="a folder of the instructor's hidden test files (test_*.py), graded with the others")
+    parser.add_argument("--hidden-visibility", default=HIDDEN_VISIBILITY, choices=VISIBILITIES,
+                        help=f"Gradescope visibility of the hidden tests (default: {HIDDEN_VISIBILITY})")
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m grader", description="Grade a submission folder laid out like exercises/.",
+        epilog="Instructors: `python -m grader batch --help` grades a whole class (see docs/instructors.md).")
+    parser.add_argument("--submission", default=None, metavar="PATH",
+                        help="folder to grade (default: exercises/; solutions/ grades the reference)")
+    add_grading_options(parser)
+    parser.add_argument("--json", default=None, metavar="FILE", help="write Gradescope's results.json format to FILE")
+    parser.add_argument("--junit", default=None, metavar="FILE", help="write JUnit XML to FILE")
     parser.add_argument("--min-score", type=float, default=None, metavar="X",
                         help="exit with code 1 when the total is below X (for CI)")
     return parser.parse_args(argv)
 
 
 def main(argv=None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv and argv[0] in ("batch", "merge"):
+        from . import batch
+
+        return batch.main(argv)
     args = parse_args(argv)
     try:
         from .report import print_report
-        from .run import DEFAULT_TIMEOUT, grade
+        from .results import write_gradescope, write_junit
+        from .run import grade
 
         result = grade(args.submission, model=args.model, device=args.device, exercises=args.exercise,
-                       timeout=args.timeout or DEFAULT_TIMEOUT, jobs=args.jobs)
+                       timeout=args.timeout, jobs=args.jobs, extra_tests=args.extra_tests,
+                       memory_gb=args.memory_limit)
+        if args.json:
+            write_gradescope(result, args.json, args.hidden_visibility)
+        if args.junit:
+            write_junit(result, args.junit)
     except KitError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    except OSError as err:  # e.g. --json into a folder that cannot be written
         print(f"error: {err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

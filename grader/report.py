@@ -29,11 +29,12 @@ def print_report(result: GradeResult, console: Console | None = None) -> None:
 
     for ex in result.exercises:
         if ex.note:
-            console.print(f"[red]{ex.name}[/]: {escape(ex.note)}")
-        # Group failures that share a message ("not implemented yet: encode ..." x 7).
+            console.print(f"[red]{ex.name}[/]: {escape(ex.note)}", overflow="fold")
+        # Group failures that share a message ("not implemented yet: encode ..." x 7). Hidden tests
+        # (the instructor's) show as a count only: their names and messages are not for students.
         groups: dict[str, list] = {}
         for t in ex.tests:
-            if t.outcome != "passed":
+            if t.outcome != "passed" and not t.hidden:
                 groups.setdefault(t.message, []).append(t)
         if groups:
             console.print(f"\n[bold]{ex.name}[/] - what to fix:")
@@ -41,6 +42,10 @@ def print_report(result: GradeResult, console: Console | None = None) -> None:
             first = tests[0].name
             more = f" (+{len(tests) - 1} more)" if len(tests) > 1 else ""
             console.print(f"  [red]x[/] {escape(first)}{more}: {escape(message)}", overflow="fold")
+        hidden = [t for t in ex.tests if t.hidden]
+        if hidden:
+            passed = sum(t.outcome == "passed" for t in hidden)
+            console.print(f"  {ex.name}: {passed} of {len(hidden)} hidden tests passed")
     if result.total >= result.possible - 1e-9:
         console.print("\n[green]Everything passes.[/]")
     console.print(f"\nGraded in {result.seconds:.0f} s. Run one exercise's tests with `pytest -m <exercise>`.")

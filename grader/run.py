@@ -1,20 +1,39 @@
-"""Grade a submission: one pytest process per exercise, so a crash costs one exercise at most.
+"""Grade submissions: every exercise in its own test process, so a crash costs one exercise at most.
 
-Each process runs the kit's own graded tests (``tests/``, never copies from the submission) for
-one exercise, with a per-test timeout, and streams each test's outcome to a JSON-lines file
-(grader/plugin.py). Tests that never reported (the process crashed or was killed) score zero
-with a message that says so.
+How a grading runs:
+
+- The caller (`python -m grader`, batch grading, the kit's tests) starts one *worker* process and
+  hands it every (submission, exercise) pair. On Linux with a CPU device the worker imports torch,
+  transformers and pytest and loads the model once, then forks one test process per pair, which
+  starts in about a second instead of the ~7 s of a fresh interpreter. Elsewhere (CUDA, macOS) each
+  test process is a fresh interpreter (forking after CUDA or macOS frameworks start is unsafe).
+- A test process runs the kit's own graded tests for one exercise (tests/, and the instructor's
+  hidden tests; never files from the submission) with a per-test time limit (pytest-timeout,
+  DEFAULT_TIMEOUT s) and, on CPU, an address-space limit (RLIMIT_AS: what the process holds once
+  the model is loaded, plus DEFAULT_MEMORY_GB GiB), so a runaway allocation is a MemoryError.
+- It reports each test over a pipe, every line signed with a key that only it and the worker know
+  (grader/plugin.py). A line that does not verify drops the exercise to 0.
+- A test process that crashes, exits or stops answering is restarted without the tests already
+  reported; the test that was running fails with a message that says what happened. After
+  MAX_RESTARTS restarts the remaining tests of that exercise score 0.
 """
 from __future__ import annotations
 
+import contextlib
+import hashlib
+import hmac
 import json
 import os
+import secrets
+import select
+import signal
 import subprocess
 import sys
 import tempfile
 import time
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+import traceback
+from collections import deque
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from . import KitError, devices, models
@@ -22,7 +41,14 @@ from .points import EXERCISES, SHARES
 from .submission import REPO, resolve_folder
 
 TESTS = REPO / "tests"
-DEFAULT_TIMEOUT = 60  # seconds per test; --timeout changes it
+DEFAULT_TIMEOUT = 60  # seconds per test (setup, call and teardown together); --timeout changes it
+DEFAULT_MEMORY_GB = 4.0  # GiB of address space a test process may add after loading the model
+MAX_RESTARTS = 5  # per exercise: restarts after a crash, an exit or a hang
+# Test processes at a time: one per CPU (up to 4), each with CPUs / jobs torch threads. On a busy
+# machine one thread per process is much faster than processes that share threads.
+DEFAULT_JOBS = max(1, min(4, os.cpu_count() or 1))
+STARTUP_LIMIT = 600  # seconds for a test process to load and collect its tests
+KEY_BYTES = 32
 
 
 @dataclass
@@ -35,6 +61,8 @@ class TestResult:
     detail: str = ""
     score: float = 0.0
     max_score: float = 0.0
+    hidden: bool = False  # one of the instructor's hidden tests (--extra-tests)
+    seconds: float = 0.0  # the test call's duration
 
     @property
     def name(self) -> str:
@@ -46,7 +74,7 @@ class ExerciseResult:
     name: str
     share: float
     tests: list[TestResult] = field(default_factory=list)
-    note: str = ""  # set when the exercise's process crashed or timed out
+    note: str = ""  # set when the exercise's process crashed, hung or was tampered with
     seconds: float = 0.0
 
     @property
@@ -57,6 +85,10 @@ class ExerciseResult:
     def passed(self) -> int:
         return sum(t.outcome == "passed" for t in self.tests)
 
+    @classmethod
+    def from_dict(cls, data: dict) -> "ExerciseResult":
+        return cls(**{**data, "tests": [TestResult(**t) for t in data["tests"]]})
+
 
 @dataclass
 class GradeResult:
@@ -65,6 +97,7 @@ class GradeResult:
     device: str
     exercises: list[ExerciseResult]
     seconds: float = 0.0
+    dtype: str = str(devices.DTYPE).removeprefix("torch.")
 
     @property
     def total(self) -> float:
@@ -91,64 +124,516 @@ def _score(exercise: ExerciseResult) -> None:
         t.score = t.max_score if t.outcome == "passed" else 0.0
 
 
-def run_exercise(name: str, folder: Path, model: str, device: str, timeout: int,
-                 tests_dir: Path = TESTS) -> ExerciseResult:
-    result = ExerciseResult(name=name, share=SHARES[name])
+# ----------------------------------------------------------------------------------------------
+# The caller's side
+
+def grade(submission=None, model: str = "default", device: str = "auto", exercises=None,
+          timeout: int = DEFAULT_TIMEOUT, jobs: int = 1, tests_dir: Path = TESTS, extra_tests=None,
+          memory_gb: float = DEFAULT_MEMORY_GB) -> GradeResult:
+    """Grade `submission` (a folder laid out like exercises/) and return the scored results."""
     start = time.monotonic()
-    with tempfile.TemporaryDirectory(prefix="textgen-grade-") as tmp:
-        report = Path(tmp) / "report.jsonl"
-        cmd = [sys.executable, "-m", "pytest", str(tests_dir), "--ignore", str(tests_dir / "kit"),
-               "-m", f"{name} and points", "-q", "-p", "no:cacheprovider", "-p", "no:randomly",
-               f"--rootdir={REPO}", f"--submission={folder}", f"--model={model}",
-               f"--device={device}", f"--grader-report={report}", f"--timeout={timeout}"]
-        env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1", "HF_HUB_OFFLINE": "1"}
-        try:
-            proc = subprocess.run(cmd, cwd=tmp, env=env, capture_output=True, text=True,
-                                  timeout=max(600, 20 * timeout), stdin=subprocess.DEVNULL)
-            code, output = proc.returncode, proc.stdout + proc.stderr
-        except subprocess.TimeoutExpired as err:
-            code, output = None, f"{err.stdout or ''}{err.stderr or ''}"
-            result.note = f"stopped after {err.timeout:.0f} s"
-        records = [json.loads(line) for line in report.read_text().splitlines()] if report.exists() else []
+    result = grade_many([submission], model=model, device=device, exercises=exercises, timeout=timeout,
+                        jobs=jobs, tests_dir=tests_dir, extra_tests=extra_tests, memory_gb=memory_gb)[0]
     result.seconds = time.monotonic() - start
-    collected = next((r["tests"] for r in records if r["event"] == "collected"), None)
-    if code in (3, 4):
-        raise KitError(f"grading {name} could not run (pytest exit code {code}): {_last_line(output)}")
-    if code == 5 or collected == []:
-        raise KitError(f"no graded tests were found for exercise '{name}' in {tests_dir}")
-    if collected is None:  # died before collection ended: nothing to attribute points to
-        result.note = result.note or f"the test process died before running any test: {_last_line(output)}"
-        return result
-    outcomes = {r["nodeid"]: r for r in records if r["event"] == "result"}
-    if code not in (0, 1) and not result.note:
-        result.note = f"the test process crashed (exit code {code}); the tests it did not finish score 0"
-    for test in collected:
-        got = outcomes.get(test["nodeid"])
-        if got is None:
-            got = {"outcome": "failed", "message": f"not run: {result.note or 'the test process stopped'}"}
-        result.tests.append(TestResult(nodeid=test["nodeid"], exercise=name, weight=test["weight"],
-                                       outcome=got["outcome"], message=got.get("message", ""),
-                                       detail=got.get("detail", "")))
-    _score(result)
     return result
 
 
-def grade(submission=None, model: str = "default", device: str = "auto", exercises=None,
-          timeout: int = DEFAULT_TIMEOUT, jobs: int = 1, tests_dir: Path = TESTS) -> GradeResult:
-    """Grade `submission` (a folder laid out like exercises/) and return the scored results."""
-    folder = resolve_folder(submission)
+def grade_many(submissions, model: str = "default", device: str = "auto", exercises=None,
+               timeout: int = DEFAULT_TIMEOUT, jobs: int = 1, tests_dir: Path = TESTS, extra_tests=None,
+               memory_gb: float = DEFAULT_MEMORY_GB, on_result=None) -> list[GradeResult]:
+    """Grade several submissions with one worker: at most `jobs` test processes at a time, whatever
+    submission they belong to. `on_result(submission_index, ExerciseResult)` is called as each
+    exercise ends. Each GradeResult's `seconds` is the sum of its exercises' process times."""
+    folders = [resolve_folder(s) for s in submissions]
     chosen = list(exercises or EXERCISES)
     unknown = [e for e in chosen if e not in SHARES]
     if unknown:
         raise KitError(f"unknown exercise '{unknown[0]}'; choose from {', '.join(EXERCISES)}")
+    if timeout <= 0:
+        raise KitError(f"--timeout must be a positive number of seconds, got {timeout}")
     # Validate once here, so that a bad --model or --device is one line, not one error per test;
-    # and convert the default model once, before the exercise processes start.
-    devices.resolve(device)
+    # and convert the default model once, before any test process starts.
+    target = devices.resolve(device)
+    model = (model or "default").strip()
     models.check(model)
     if model in ("default", "tiny"):
         models.ensure_default_cached()
-    start = time.monotonic()
-    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-        results = list(pool.map(lambda name: run_exercise(name, folder, model, device, timeout, tests_dir), chosen))
-    return GradeResult(submission=str(folder), model=model, device=device, exercises=results,
-                       seconds=time.monotonic() - start)
+    tests_dir = Path(tests_dir).resolve()
+    extra = _check_extra_tests(extra_tests, tests_dir)
+    tasks = [_Task(i * len(chosen) + j, str(folder), name)
+             for i, folder in enumerate(folders) for j, name in enumerate(chosen)]
+    concurrent = max(1, min(jobs, len(tasks)))
+    options = _Options(model=model, device=device, timeout=int(timeout), memory_gb=float(memory_gb),
+                       tests_dir=str(tests_dir), extra_tests=extra,
+                       threads=max(1, (os.cpu_count() or 1) // concurrent))
+    # TEXTGEN_KIT_ISOLATION=spawn forces a fresh interpreter per test process (for debugging).
+    isolation = os.environ.get("TEXTGEN_KIT_ISOLATION") or (
+        "fork" if sys.platform.startswith("linux") and target.type == "cpu" else "spawn")
+    if isolation not in ("fork", "spawn"):
+        raise KitError(f"TEXTGEN_KIT_ISOLATION must be fork or spawn, got {isolation!r}")
+
+    def report(task_index: int, result: ExerciseResult) -> None:
+        if on_result is not None:
+            on_result(task_index // len(chosen), result)
+
+    found = _run_tasks(tasks, options, jobs, isolation, report)
+    return [GradeResult(submission=str(folder), model=model, device=str(target),
+                        exercises=[found[i * len(chosen) + j] for j in range(len(chosen))],
+                        seconds=sum(found[i * len(chosen) + j].seconds for j in range(len(chosen))))
+            for i, folder in enumerate(folders)]
+
+
+def _check_extra_tests(extra_tests, tests_dir: Path) -> str | None:
+    """The instructor's hidden tests: a folder of test_*.py files, none named like a kit test file."""
+    if not extra_tests:
+        return None
+    folder = Path(extra_tests).expanduser().resolve()
+    files = sorted(folder.rglob("test_*.py")) if folder.is_dir() else []
+    if not files:
+        raise KitError(f"--extra-tests '{extra_tests}' is not a folder with test_*.py files")
+    taken = {p.name for p in tests_dir.glob("test_*.py")}
+    clash = next((p.name for p in files if p.name in taken), None)
+    if clash:
+        raise KitError(f"hidden test file {clash} has the name of a kit test file in {tests_dir}; "
+                       f"rename it (e.g. test_hidden_{clash.removeprefix('test_')})")
+    return str(folder)
+
+
+def _run_tasks(tasks: list, options, jobs: int, isolation: str, report) -> dict:
+    """Start the worker, hand it the tasks, collect one ExerciseResult per task."""
+    config = {"options": asdict(options), "jobs": max(1, jobs), "isolation": isolation,
+              "tasks": [asdict(t) for t in tasks]}
+    # OMP_WAIT_POLICY=PASSIVE: torch's OpenMP threads sleep instead of spinning while they wait,
+    # which on a busy machine (shared CI runners, other jobs) makes a forward pass several times
+    # faster, and keeps tests inside their time limit. A value set by the user wins.
+    env = {"OMP_WAIT_POLICY": "PASSIVE", **os.environ, "HF_HUB_OFFLINE": "1", "PYTHONDONTWRITEBYTECODE": "1",
+           "HF_HUB_DISABLE_PROGRESS_BARS": "1", "TOKENIZERS_PARALLELISM": "false",
+           # the worker and its test processes import this very kit, wherever it is installed
+           "PYTHONPATH": os.pathsep.join(p for p in (str(REPO), os.environ.get("PYTHONPATH", "")) if p)}
+    found: dict[int, ExerciseResult] = {}
+    with tempfile.TemporaryFile() as errors:
+        worker = subprocess.Popen([sys.executable, "-c", "from grader.run import _worker_main; _worker_main()"],
+                                  stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=errors, cwd=REPO,
+                                  env=env, text=True, encoding="utf-8")
+        try:
+            worker.stdin.write(json.dumps(config))
+            worker.stdin.close()
+            for line in worker.stdout:
+                message = json.loads(line)
+                if "error" in message:
+                    raise KitError(message["error"])
+                result = ExerciseResult.from_dict(message["result"])
+                found[message["task"]] = result
+                report(message["task"], result)
+            worker.wait()
+        finally:
+            if worker.poll() is None:
+                worker.terminate()
+                worker.wait()
+        if len(found) != len(tasks):
+            errors.seek(0)
+            raise KitError(f"the grading worker stopped unexpectedly (exit code {worker.returncode}): "
+                           f"{_last_line(errors.read().decode(errors='replace'))}")
+    return found
+
+
+# ----------------------------------------------------------------------------------------------
+# The worker's side
+
+@dataclass
+class _Task:
+    index: int
+    submission: str
+    exercise: str
+
+
+@dataclass
+class _Options:
+    model: str
+    device: str
+    timeout: int
+    memory_gb: float
+    tests_dir: str
+    extra_tests: str | None
+    threads: int
+
+
+def _worker_main() -> None:
+    """The worker process: run every task, print one JSON line per finished exercise."""
+    config = json.loads(sys.stdin.read())
+    protocol = os.fdopen(os.dup(1), "w", encoding="utf-8")
+    os.dup2(2, 1)  # whatever gets printed while grading goes to stderr, never into the protocol
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    options = _Options(**config["options"])
+    scheduler = _Scheduler(options, config["isolation"], config["jobs"])
+    try:
+        if config["isolation"] == "fork":
+            _preload(options)
+        for index, result in scheduler.run([_Task(**t) for t in config["tasks"]]):
+            protocol.write(json.dumps({"task": index, "result": asdict(result)}) + "\n")
+            protocol.flush()
+    except KitError as err:
+        protocol.write(json.dumps({"error": str(err)}) + "\n")
+        protocol.flush()
+    finally:
+        scheduler.stop_all()
+
+
+def _preload(options: _Options) -> None:
+    """Import what every test process needs and load the model once, before forking."""
+    import torch
+
+    # No OpenMP thread pool may exist before fork(): a forked process would hang on it. With one
+    # thread, torch runs everything inline; each test process sets its own thread count.
+    torch.set_num_threads(1)
+    from importlib.metadata import entry_points
+
+    import pytest  # noqa: F401
+
+    for plugin in entry_points(group="pytest11"):  # pytest-timeout, hypothesis, anyio...: ~2 s
+        try:
+            plugin.load()
+        except Exception:  # noqa: BLE001 - pytest itself will report a broken plugin
+            pass
+    # Import the test modules once, as pytest does (assertion rewriting included): each test
+    # process then finds them in sys.modules instead of compiling them again.
+    tests_dir = Path(options.tests_dir)
+    with open(os.devnull, "w") as null, contextlib.redirect_stdout(null), contextlib.redirect_stderr(null):
+        pytest.main([str(tests_dir)] + ([options.extra_tests] if options.extra_tests else []) + [
+            "--collect-only", "-q", "--ignore", str(tests_dir / "kit"), "--noconftest", "-p", "grader.plugin",
+            "-c", str(REPO / "pyproject.toml"), f"--rootdir={REPO}", "-p", "no:cacheprovider"])
+    _load_model(options)
+
+
+def _load_model(options: _Options) -> None:
+    """Put the model where the plugin's `lm` fixture finds it (grader.plugin._LOADED)."""
+    from transformers.utils import logging as hf_logging
+
+    from . import plugin
+
+    hf_logging.disable_progress_bar()
+    device = devices.resolve(options.device)
+    plugin._LOADED[(options.model, str(device))] = models.load(options.model, str(device))
+
+
+@dataclass
+class _State:
+    """One task across its attempts (a restarted test process is a new attempt)."""
+
+    task: _Task
+    tmp: Path
+    started: float
+    collected: list | None = None
+    outcomes: dict = field(default_factory=dict)
+    restarts: int = 0
+    forged: bool = False
+    stops: list = field(default_factory=list)  # why each attempt ended early
+
+
+@dataclass
+class _Attempt:
+    state: _State
+    key: bytes
+    fd: int  # read end of the report pipe
+    pid: int
+    log: Path
+    popen: subprocess.Popen | None
+    last: float  # when the last signed line arrived
+    buffer: bytes = b""
+    seq: int = 0
+    collected: bool = False
+    killed: str = ""  # why the worker stopped it
+    status: tuple | None = None  # ("exit", code) or ("signal", number)
+
+
+class _Scheduler:
+    def __init__(self, options: _Options, isolation: str, jobs: int):
+        self.options, self.isolation, self.jobs = options, isolation, jobs
+        self.active: dict[int, _Attempt] = {}
+
+    def run(self, tasks: list[_Task]):
+        """Yield (task index, ExerciseResult) as each task ends."""
+        queue = deque(_State(task=t, tmp=Path(tempfile.mkdtemp(prefix="textgen-grade-")), started=0.0)
+                      for t in tasks)
+        while queue or self.active:
+            while queue and len(self.active) < self.jobs:
+                attempt = self._start(queue.popleft())
+                self.active[attempt.fd] = attempt
+            ready, _, _ = select.select(list(self.active), [], [], 0.5)
+            for fd in ready:
+                self._read(self.active[fd])
+            for fd, attempt in list(self.active.items()):
+                self._poll(attempt)
+                if attempt.status is None:
+                    continue
+                self._read(attempt)
+                os.close(fd)
+                del self.active[fd]
+                result = self._finish(attempt)
+                if result is None:
+                    queue.appendleft(attempt.state)
+                else:
+                    _remove_tree(attempt.state.tmp)
+                    yield attempt.state.task.index, result
+
+    def stop_all(self) -> None:
+        for attempt in self.active.values():
+            _kill_group(attempt.pid)
+
+    # -- one attempt
+
+    def _start(self, state: _State) -> _Attempt:
+        if not state.started:
+            state.started = time.monotonic()
+        key = secrets.token_bytes(KEY_BYTES)
+        key_r, key_w = os.pipe()
+        report_r, report_w = os.pipe()
+        skip = state.tmp / f"skip-{state.restarts}.json"
+        skip.write_text(json.dumps(sorted(state.outcomes)))
+        log = state.tmp / f"output-{state.restarts}.log"
+        args = self._pytest_args(state.task, f"{key_r},{report_w}", skip)
+        popen = None
+        if self.isolation == "fork":
+            pid = os.fork()
+            if pid == 0:
+                _forked_child(args, (key_r, report_w), log, self.options)  # never returns
+        else:
+            with log.open("wb") as out:
+                popen = subprocess.Popen(
+                    [sys.executable, "-c", "from grader.run import _spawned_child; _spawned_child()",
+                     json.dumps({"args": args, "options": asdict(self.options)})],
+                    pass_fds=(key_r, report_w), stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+                    cwd=state.tmp, start_new_session=True)
+            pid = popen.pid
+        os.close(key_r)
+        os.close(report_w)
+        os.write(key_w, key)  # 32 bytes always fit in the pipe: never blocks
+        os.close(key_w)
+        os.set_blocking(report_r, False)
+        return _Attempt(state=state, key=key, fd=report_r, pid=pid, log=log, popen=popen, last=time.monotonic())
+
+    def _pytest_args(self, task: _Task, channel: str, skip: Path) -> list[str]:
+        o = self.options
+        tests_dir = Path(o.tests_dir)
+        args = [str(tests_dir)] + ([o.extra_tests] if o.extra_tests else []) + [
+            "--ignore", str(tests_dir / "kit"), "-m", f"{task.exercise} and points", "-q",
+            # The kit's own configuration and plugin only: never a conftest.py or an ini file that
+            # a submission might ship.
+            "--noconftest", "-p", "grader.plugin", "-c", str(REPO / "pyproject.toml"), f"--rootdir={REPO}",
+            "-p", "no:cacheprovider", "-p", "no:randomly", "-p", "no:unraisableexception", "-p", "no:threadexception",
+            f"--submission={task.submission}", f"--model={o.model}", f"--device={o.device}",
+            f"--grader-channel={channel}", f"--grader-skip={skip}",
+            f"--timeout={o.timeout}", "--timeout-disable-debugger-detection"]
+        if o.extra_tests:
+            args.append(f"--grader-hidden={o.extra_tests}")
+        return args
+
+    def _read(self, attempt: _Attempt) -> None:
+        while True:
+            try:
+                chunk = os.read(attempt.fd, 1 << 16)
+            except BlockingIOError:
+                break
+            if not chunk:
+                break
+            attempt.buffer += chunk
+            *lines, attempt.buffer = attempt.buffer.split(b"\n")
+            for line in lines:
+                self._accept(attempt, line)
+            if len(attempt.buffer) > 1 << 24:  # 16 MiB without a newline: not the plugin's
+                attempt.state.forged, attempt.buffer = True, b""
+
+    def _accept(self, attempt: _Attempt, line: bytes) -> None:
+        """Take a line only if it carries this attempt's signature and the next sequence number."""
+        state = attempt.state
+        try:
+            payload, mac = line.decode("utf-8").rsplit("\t", 1)
+            good = hmac.compare_digest(hmac.new(attempt.key, payload.encode(), hashlib.sha256).hexdigest(), mac)
+            record = json.loads(payload) if good else {}
+        except (ValueError, UnicodeDecodeError):
+            good, record = False, {}
+        if not good or record.get("seq") != attempt.seq:
+            state.forged = True
+            return
+        attempt.seq += 1
+        attempt.last = time.monotonic()
+        if record["event"] == "collected":
+            attempt.collected = True
+            if state.collected is None:
+                state.collected = record["tests"]
+        elif record["event"] == "result":
+            state.outcomes.setdefault(record["nodeid"], record)
+
+    def _poll(self, attempt: _Attempt) -> None:
+        """Notice that the test process ended, or stop it when it hangs."""
+        attempt.status = _ended(attempt.pid)
+        if attempt.status is not None:
+            if attempt.popen is not None:
+                attempt.popen.returncode = -1  # reaped by _ended
+            return
+        limit = STARTUP_LIMIT if not attempt.collected else 2 * self.options.timeout + 5
+        if time.monotonic() - attempt.last > limit and not attempt.killed:
+            attempt.killed = (f"ran for more than {limit} s without finishing, past the {self.options.timeout} s "
+                              f"limit: look for a loop that never ends (the grader stopped it)")
+            _kill_group(attempt.pid)
+
+    def _finish(self, attempt: _Attempt) -> ExerciseResult | None:
+        """Score the task, or return None to run its remaining tests in a new test process."""
+        state, name = attempt.state, attempt.state.task.exercise
+        kind, value = attempt.status
+        output = attempt.log.read_text(errors="replace") if attempt.log.exists() else ""
+        if state.collected is None and not state.forged:
+            if kind == "exit" and value == 5:
+                raise KitError(f"no graded tests were found for exercise '{name}' in {self.options.tests_dir}")
+            if kind == "exit" and value in (0, 1, 2, 3, 4):
+                raise KitError(f"grading {name} could not run (pytest exit code {value}): {_last_line(output)}")
+        if state.collected == []:
+            raise KitError(f"no graded tests were found for exercise '{name}' in {self.options.tests_dir}")
+        result = ExerciseResult(name=name, share=SHARES[name])
+        if state.forged:
+            result.note = ("the grader received a result line it did not sign: the submission wrote to the "
+                           "grader's channel, so this exercise scores 0")
+            state.outcomes = {}
+        elif state.collected is None:
+            result.note = f"the test process died before running any test: {_last_line(output)}"
+        else:
+            remaining = [t["nodeid"] for t in state.collected if t["nodeid"] not in state.outcomes]
+            if remaining:
+                why = attempt.killed or _describe_stop(kind, value)
+                state.stops.append(why)
+                state.outcomes[remaining[0]] = {"outcome": "failed", "message": why}
+                if len(remaining) > 1 and state.restarts < MAX_RESTARTS:
+                    state.restarts += 1
+                    return None
+                for nodeid in remaining[1:]:
+                    state.outcomes[nodeid] = {"outcome": "failed", "message": (
+                        f"not run: the test process stopped {len(state.stops)} times; fix that first")}
+            if state.stops:
+                result.note = (f"the test process stopped {len(state.stops)} time(s) (last: {state.stops[-1]}); "
+                               f"the test running each time scored 0")
+        for test in state.collected or []:
+            got = state.outcomes.get(test["nodeid"], {"outcome": "failed", "message": f"not run: {result.note}"})
+            result.tests.append(TestResult(nodeid=test["nodeid"], exercise=name, weight=test["weight"],
+                                           outcome=got["outcome"], message=got.get("message", ""),
+                                           detail=got.get("detail", ""), hidden=bool(test.get("hidden")),
+                                           seconds=float(got.get("duration", 0.0))))
+        _score(result)
+        result.seconds = time.monotonic() - state.started
+        return result
+
+
+def _describe_stop(kind: str, value: int) -> str:
+    if kind == "signal":
+        name = signal.Signals(value).name if value in signal.Signals._value2member_map_ else str(value)
+        if value == signal.SIGKILL:
+            return f"the test process was killed ({name}), e.g. for using too much memory"
+        return f"crashed the test process ({name}, e.g. a segmentation fault in a C extension)"
+    return (f"ended the test process (exit code {value}): never call sys.exit, os._exit, quit or "
+            f"pytest.exit in your functions")
+
+
+def _ended(pid: int) -> tuple | None:
+    """("exit", code) or ("signal", number) once the test process `pid` has ended, else None.
+    Its process group (whatever the submission started) is killed before it is reaped, so that
+    its id cannot be reused in between."""
+    try:
+        if hasattr(os, "waitid"):  # Linux: look without reaping
+            info = os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT)
+            if info is None:
+                return None
+            _kill_group(pid)
+            os.waitpid(pid, 0)
+            return ("exit", info.si_status) if info.si_code == os.CLD_EXITED else ("signal", info.si_status)
+        done, status = os.waitpid(pid, os.WNOHANG)  # macOS has no waitid
+    except ChildProcessError:
+        return ("exit", -1)
+    if not done:
+        return None
+    _kill_group(pid)
+    return ("exit", os.WEXITSTATUS(status)) if os.WIFEXITED(status) else ("signal", os.WTERMSIG(status))
+
+
+def _kill_group(pid: int) -> None:
+    try:
+        os.killpg(pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def _remove_tree(path: Path) -> None:
+    import shutil
+
+    shutil.rmtree(path, ignore_errors=True)
+
+
+# ----------------------------------------------------------------------------------------------
+# The test process's side
+
+def _forked_child(args: list[str], keep: tuple[int, int], log: Path, options: _Options) -> None:
+    """In the forked test process: isolate it, run pytest, exit. Never returns."""
+    code = 70
+    try:
+        os.setpgid(0, 0)
+        out = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        null = os.open(os.devnull, os.O_RDONLY)
+        os.dup2(null, 0)
+        os.dup2(out, 1)
+        os.dup2(out, 2)
+        # Keep only stdio and this process's two pipe ends: the worker's protocol, the other test
+        # processes' pipes and everything else are closed.
+        low, high = sorted(keep)
+        os.closerange(3, low)
+        os.closerange(low + 1, high)
+        os.closerange(high + 1, 1 << 16)
+        sys.stdin = open(0, closefd=False)
+        sys.stdout = sys.__stdout__ = open(1, "w", buffering=1, closefd=False, errors="backslashreplace")
+        sys.stderr = sys.__stderr__ = open(2, "w", buffering=1, closefd=False, errors="backslashreplace")
+        os.chdir(log.parent)
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        code = _run_pytest(args, options)
+    except BaseException:  # noqa: BLE001 - report it in the log, whatever it was
+        traceback.print_exc()
+    finally:
+        try:
+            sys.stdout.flush()
+            sys.stderr.flush()
+        finally:
+            os._exit(code)
+
+
+def _spawned_child() -> None:
+    """A fresh test process (spawn isolation): load the model, then run pytest."""
+    config = json.loads(sys.argv[1])
+    options = _Options(**config["options"])
+    _load_model(options)
+    sys.exit(_run_pytest(config["args"], options))
+
+
+def _run_pytest(args: list[str], options: _Options) -> int:
+    import pytest
+    import torch
+
+    torch.set_num_threads(options.threads)
+    if devices.resolve(options.device).type == "cpu":
+        _limit_memory(options.memory_gb)
+    sys.path.insert(0, options.tests_dir)  # tests' helpers (checks.py), also for hidden tests
+    return int(pytest.main(args))
+
+
+def _limit_memory(gigabytes: float) -> None:
+    """Cap the address space at what the process holds now plus `gigabytes`, so that a runaway
+    allocation fails with MemoryError in one test instead of exhausting the machine. Linux only
+    (other systems do not enforce RLIMIT_AS); never on CUDA (its driver reserves huge ranges)."""
+    try:
+        import resource
+
+        pages = int(Path("/proc/self/statm").read_text().split()[0])
+    except (ImportError, OSError, ValueError, IndexError):
+        return
+    if gigabytes <= 0:
+        return
+    limit = pages * os.sysconf("SC_PAGE_SIZE") + int(gigabytes * 2**30)
+    _, hard = resource.getrlimit(resource.RLIMIT_AS)
+    if hard != resource.RLIM_INFINITY:
+        limit = min(limit, hard)
+    resource.setrlimit(resource.RLIMIT_AS, (limit, hard))

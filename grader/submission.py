@@ -16,6 +16,7 @@ import types
 from pathlib import Path
 
 from . import KitError
+from .points import EXERCISES
 
 REPO = Path(__file__).resolve().parent.parent
 EXERCISES_DIR = REPO / "exercises"
@@ -79,9 +80,9 @@ class Submission:
         self.package = _package(self.folder)
 
     def __getattr__(self, module: str) -> types.ModuleType:
-        if module.startswith("_"):
-            raise AttributeError(module)
         path = self.folder / f"{module}.py"
+        if module.startswith("_") or (module not in EXERCISES and not path.is_file()):
+            raise AttributeError(module)  # not an exercise: plain attribute semantics (hasattr, Hypothesis)
         if not path.is_file():
             raise SubmissionImportError(f"{path.name} is missing from {self.folder}: copy it from exercises/")
         if self.package != "solutions" and _imports_reference(path.read_text(encoding="utf-8", errors="replace")):

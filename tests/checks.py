@@ -5,6 +5,8 @@ Every graded test uses these instead of a bare `assert`, so that the grader's ta
 """
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 import torch
 
 
@@ -49,3 +51,62 @@ def expect_close(got, want: torch.Tensor, tol, what: str, hint: str = "") -> Non
         fail(what, f"expected {want_f.flatten()[i].item():.6g} at flat index {i}, got "
                    f"{got_f.flatten()[i].item():.6g} (max difference {diff.max().item():.3g}, "
                    f"tolerance {tol.atol:g} + {tol.rtol:g}*|expected|)", hint)
+
+
+def expect_value_error(call, what: str, mentions: tuple[str, ...] = (), hint: str = "") -> str:
+    """`call()` raises a ValueError whose message names at least one of `mentions` (the bad value
+    or the parameter, case-insensitive). Returns the message. NotImplementedError and import
+    errors pass through, so that an untouched stub reads "not implemented yet"."""
+    from grader import KitError
+    from grader.submission import SubmissionImportError
+
+    try:
+        returned = call()
+    except (NotImplementedError, SubmissionImportError, KitError):
+        raise
+    except ValueError as err:
+        message = str(err)
+    except Exception as err:  # noqa: BLE001 - any other error is the student's to see
+        fail(what, f"expected a ValueError, got {type(err).__name__}: {(str(err).strip().splitlines() or [''])[0]}",
+             hint or "check the argument first and raise ValueError with a one-line message")
+    else:
+        fail(what, f"expected a ValueError, got no error (it returned {_short(returned)})",
+             hint or "check the argument first and raise ValueError with a one-line message")
+    if mentions and not any(m.lower() in message.lower() for m in mentions):
+        fail(what, f"the ValueError says {message!r}, which names none of {', '.join(map(repr, mentions))}",
+             hint or "say which argument is wrong and what its value was")
+    return message
+
+
+def expect_same_ids(got, want: list[int], what: str, hint: str = "") -> None:
+    """`got` is exactly the list of token ids `want`; on failure, says from which step they differ."""
+    expect_type(got, list, what, "return a plain list of ints (.tolist())")
+    if not all(type(i) is int for i in got):
+        fail(what, f"expected a list of int, got element types {sorted({type(i).__name__ for i in got})}",
+             "convert with int(...) or .tolist()")
+    if got == want:
+        return
+    step = next((i for i, (a, b) in enumerate(zip(got, want)) if a != b), min(len(got), len(want)))
+    fail(what, f"tokens differ from step {step}: expected {_short(want[step:step + 8])} there, got "
+               f"{_short(got[step:step + 8])} ({len(want)} tokens expected, {len(got)} returned)", hint)
+
+
+@contextmanager
+def refuse_generate(model):
+    """Inside the block, `model.generate(...)` fails with a message for the student: the decoding
+    exercises are about writing the loop, and generate() is the answer key. Only this instance
+    is touched, and its own method is back after the block."""
+
+    def refused(*args, **kwargs):
+        raise AssertionError("your code calls model.generate: write the decoding loop yourself "
+                             "(forward passes with a KV cache) - generate() is what it is checked against")
+
+    own = vars(model).get("generate")  # normally absent: generate is the class's method
+    model.generate = refused
+    try:
+        yield
+    finally:
+        if own is None:
+            del model.generate
+        else:
+            model.generate = own

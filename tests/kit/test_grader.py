@@ -1,7 +1,13 @@
 """The grader end to end: untouched stubs score zero cleanly, the reference scores full marks,
-bad options are one line, --min-score fails CI."""
+bad options are one line, --min-score fails CI, --json/--junit write their files, and batch
+grading grades a class in shards that merge into one CSV."""
+import csv
+import json
+import shutil
 import subprocess
 import sys
+import xml.etree.ElementTree as ET
+from pathlib import Path
 
 import pytest
 
@@ -18,8 +24,14 @@ def run_cli(*args: str) -> subprocess.CompletedProcess:
 
 
 @pytest.fixture(scope="module")
-def stubs_cli():
-    return run_cli("--submission", str(EXERCISES_DIR), "--model", "tiny", "--device", "cpu", "--jobs", "2")
+def outputs(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("outputs")
+
+
+@pytest.fixture(scope="module")
+def stubs_cli(outputs):
+    return run_cli("--submission", str(EXERCISES_DIR), "--model", "tiny", "--device", "cpu", "--jobs", "2",
+                   "--json", str(outputs / "results.json"), "--junit", str(outputs / "junit.xml"))
 
 
 def test_untouched_stubs_score_zero_and_exit_0(stubs_cli):
@@ -62,3 +74,55 @@ def test_bad_options_are_one_line_and_exit_2(args, says):
     assert proc.returncode == 2
     assert proc.stderr.strip().count("\n") == 0 and says in proc.stderr
     assert proc.stderr.startswith("error: ")
+
+
+def test_json_and_junit_files_of_the_stubs(stubs_cli, outputs):
+    assert stubs_cli.returncode == 0, stubs_cli.stderr[-2000:]
+    results = json.loads((outputs / "results.json").read_text())
+    assert results["score"] == 0 and results["tests"]
+    assert {t["tags"][0] for t in results["tests"]} == set(EXERCISES)
+    assert all(t["status"] == "failed" and "not implemented yet" in t["output"] for t in results["tests"])
+    root = ET.parse(outputs / "junit.xml").getroot()
+    assert [suite.get("name") for suite in root.findall("testsuite")] == list(EXERCISES)
+    assert int(root.get("failures")) == int(root.get("tests")) == len(results["tests"])
+
+
+def test_batch_grades_a_class_in_shards_that_merge(tmp_path):
+    classroom = tmp_path / "class"
+    shutil.copytree(SOLUTIONS_DIR, classroom / "ada", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(EXERCISES_DIR, classroom / "bob" / "exercises", ignore=shutil.ignore_patterns("__pycache__"))
+    (classroom / "cy").mkdir()
+    (classroom / "cy" / "notes.txt").write_text("no code handed in")
+    shards = []
+    for k in (1, 2):
+        out = tmp_path / f"shard-{k}" / "grades.csv"
+        proc = run_cli("batch", str(classroom), "--shard", f"{k}/2", "--jobs", "2", "--out", str(out), "--quiet",
+                       "--model", "tiny", "--device", "cpu", "--exercise", "tokenization")
+        assert proc.returncode == 0, proc.stderr[-2000:]
+        shards.append(out)
+    assert [r["submission"] for r in csv.DictReader(shards[0].open())] == ["ada", "cy"]  # 1st and 3rd
+    assert (shards[1].parent / "bob.json").exists() and not (shards[1].parent / "ada.json").exists()
+    no_code = json.loads((shards[0].parent / "cy.json").read_text())
+    assert no_code["score"] == 0 and "no .py files" in no_code["output"]
+
+    merged = tmp_path / "class.csv"
+    proc = run_cli("merge", "--out", str(merged), *map(str, shards))
+    assert proc.returncode == 0, proc.stderr
+    with merged.open() as f:
+        reader = csv.DictReader(f)
+        rows = {row["submission"]: row for row in reader}
+    assert reader.fieldnames == ["submission", "total", *EXERCISES]
+    assert {name: (row["total"], row["tokenization"], row["sampling"]) for name, row in rows.items()} == {
+        "ada": ("10", "10", ""), "bob": ("0", "0", ""), "cy": ("0", "0", "")}
+    again = run_cli("merge", "--out", str(tmp_path / "twice.csv"), str(shards[0]), str(shards[0]))
+    assert again.returncode == 2 and "in two shards" in again.stderr
+
+
+@pytest.mark.parametrize("args, says", [
+    (["batch", "no/such/folder"], "does not exist"),
+    (["batch", str(SOLUTIONS_DIR.parent / "tests" / "kit"), "--shard", "3/2"], "--shard takes K/N"),
+])
+def test_bad_batch_options_are_one_line_and_exit_2(args, says):
+    proc = run_cli(*args)
+    assert proc.returncode == 2
+    assert proc.stderr.startswith("error: ") and proc.stderr.strip().count("\n") == 0 and says in proc.stderr

@@ -1,0 +1,2 @@
+"""Raises while being imported."""
+raise RuntimeError("this module cannot be imported")

@@ -1,0 +1,121 @@
+"""The grader holds against submissions that crash, hang, hoard memory, print, or try to change
+their score (tests/adversarial/, see its README): each one must get exactly the score stated here,
+and grading always completes. All of them are graded at once, with one exercise each (fast)."""
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from grader.run import grade_many
+from grader.submission import SOLUTIONS_DIR
+
+pytestmark = pytest.mark.kit
+
+HERE = Path(__file__).resolve().parent.parent
+ADVERSARIAL = HERE / "adversarial"
+EXERCISE = "tokenization"
+TIMEOUT = 10  # seconds per test: short, so that the hanging submissions cost little time here
+MEMORY_GB = 1  # the address space a test process may add (runaway_memory reserves up to 3 GB)
+
+ALL = None  # the whole exercise is lost
+BATCH = ("test_batch_encode", "test_tokenizer_not_changed")  # the tests that call batch_encode
+TWO_TEXTS = ("test_batch_encode_pad_is_eos_without_pad_token",)  # the one test with two texts
+FIVE_TEXTS = ("test_batch_encode_matches_reference",)  # the one test with five texts
+
+
+@dataclass(frozen=True)
+class Expect:
+    lose: tuple[str, ...] | None  # test functions (name prefixes) that fail; ALL: every test; (): none
+    says: str = ""  # what each lost test's message (or the exercise's note) says
+
+
+CASES = {
+    "prints_and_warns": Expect(lose=()),
+    "raises_at_import": Expect(ALL, "could not import tokenization.py"),
+    "sys_exit_at_import": Expect(ALL, "SystemExit"),
+    "os_exit_at_import": Expect(ALL, "the test process"),
+    "sys_exit_in_function": Expect(BATCH, "SystemExit"),
+    "os_exit_in_function": Expect(BATCH, "exit code 7"),
+    "segfault_in_function": Expect(BATCH, "SIGSEGV"),
+    "ctypes_null_read": Expect(BATCH, "raw memory"),
+    "infinite_loop": Expect(TWO_TEXTS, "took too long"),
+    "loops_at_import": Expect(ALL, "took too long"),
+    "loop_ignores_timeout": Expect(TWO_TEXTS, "the grader stopped it"),
+    "runaway_memory": Expect(FIVE_TEXTS, "MemoryError"),
+    "writes_results_files": Expect(ALL, "not implemented"),
+    "forges_results_channel": Expect(ALL, "did not sign"),
+    "patches_checks": Expect(ALL, "replaced"),
+    "patches_torch": Expect(ALL, "replaced torch"),
+    "patches_reference": Expect(ALL, "replaced solutions.tokenization.batch_encode"),
+    "patches_pytest_runner": Expect(ALL, "replaced _pytest.runner.CallInfo.from_call"),
+    "registers_pytest_plugin": Expect(ALL, "pytest's plugins or hooks"),
+    "hunts_key_with_gc": Expect(ALL, "grader's memory"),
+    "kills_grader": Expect(ALL, "signal to another process"),
+    "disables_timeout_with_settrace": Expect(ALL, "trace function"),
+    "ships_kit_files": Expect(ALL, "not implemented"),
+    "imports_reference": Expect(ALL, "imports the reference solutions"),
+}
+DETERMINISM = HERE / "wrong" / "tokenization" / "right_padding.py"
+
+
+def build(case: Path, dest: Path) -> Path:
+    """The reference solutions with the case's files in place of theirs (`_name` becomes `name`),
+    and the reference's tokenization.py beside them as `_reference.py` (as in tests/kit/test_corpus.py)."""
+    shutil.copytree(SOLUTIONS_DIR, dest, ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy(SOLUTIONS_DIR / "tokenization.py", dest / "_reference.py")
+    for path in case.iterdir():
+        if path.is_file():
+            shutil.copy(path, dest / path.name.removeprefix("_"))
+    return dest
+
+
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory):
+    root = tmp_path_factory.mktemp("adversarial")
+    folders = {name: build(ADVERSARIAL / name, root / name) for name in CASES}
+    for copy in ("determinism_1", "determinism_2"):  # one known-wrong implementation, graded twice
+        folders[copy] = shutil.copytree(SOLUTIONS_DIR, root / copy, ignore=shutil.ignore_patterns("__pycache__"))
+        shutil.copy(SOLUTIONS_DIR / "tokenization.py", folders[copy] / "_reference.py")
+        shutil.copy(DETERMINISM, folders[copy] / "tokenization.py")
+    results = grade_many(list(folders.values()), model="tiny", device="cpu", exercises=[EXERCISE],
+                         timeout=TIMEOUT, memory_gb=MEMORY_GB, jobs=2)
+    return {name: result.exercise(EXERCISE) for name, result in zip(folders, results)}
+
+
+def test_every_case_has_a_folder_and_an_expectation():
+    assert sorted(CASES) == sorted(p.name for p in ADVERSARIAL.iterdir() if p.is_dir())
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_adversarial_submission_gets_its_stated_score(graded, name):
+    ex, expect = graded[name], CASES[name]
+    assert ex.tests, f"{name}: no test results at all ({ex.note})"
+    assert len(ex.tests) == len(graded["prints_and_warns"].tests), "the kit's own tests, no others"
+
+    def lost(test) -> bool:
+        function = test.name.split("[")[0]
+        return expect.lose is ALL or any(function.startswith(prefix) for prefix in expect.lose)
+
+    want = sum(t.max_score for t in ex.tests if not lost(t))
+    failed = [t for t in ex.tests if t.outcome != "passed"]
+    assert ex.earned == pytest.approx(want), \
+        f"{name}: {ex.earned:.2f} points instead of {want:.2f}; failed: {[(t.name, t.message) for t in failed]}"
+    assert {t.nodeid for t in failed} == {t.nodeid for t in ex.tests if lost(t)}
+    for t in failed:
+        assert expect.says in t.message or expect.says in ex.note, f"{name}: {t.name}: {t.message!r} / {ex.note!r}"
+        assert "Traceback" not in t.message
+
+
+def test_noise_costs_nothing_and_full_marks_are_possible(graded):
+    assert graded["prints_and_warns"].earned == pytest.approx(graded["prints_and_warns"].share)
+
+
+def test_same_submission_same_score_twice(graded):
+    first, second = graded["determinism_1"], graded["determinism_2"]
+    assert 0 < first.earned < first.share, "the known-wrong implementation should lose some points"
+    assert [(t.nodeid, t.outcome, t.message) for t in first.tests] == \
+           [(t.nodeid, t.outcome, t.message) for t in second.tests]
+    assert first.earned == second.earned

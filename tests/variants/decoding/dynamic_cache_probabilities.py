@@ -1,0 +1,28 @@
+"""Correct: greedy with a DynamicCache made up front and filled in place, taking the argmax of the
+probabilities (softmax keeps the order), stopping on a set of EOS ids."""
+import torch
+from transformers import DynamicCache
+
+from ._reference import sample_decode  # noqa: F401
+
+
+@torch.no_grad()
+def greedy_decode(model, tokenizer, prompt, max_new_tokens):
+    if isinstance(max_new_tokens, bool) or not isinstance(max_new_tokens, int) or max_new_tokens < 0:
+        raise ValueError(f"max_new_tokens must be a non-negative int, got {max_new_tokens!r}")
+    prompt_ids = tokenizer(prompt, return_tensors="pt").input_ids.to(model.device)
+    if prompt_ids.numel() == 0:
+        raise ValueError("empty prompt: nothing to continue")
+    eos = model.generation_config.eos_token_id
+    eos = {eos} if isinstance(eos, int) else set(eos)
+    cache = DynamicCache(config=model.config)
+    step, result = prompt_ids, []
+    for _ in range(max_new_tokens):
+        logits = model(input_ids=step, cache=cache, use_cache=True).logits[:, -1]  # the cache grows in place
+        probs = torch.softmax(logits, dim=-1)
+        token = probs.argmax(dim=-1)
+        result.append(token.item())
+        if result[-1] in eos:
+            break
+        step = token.unsqueeze(0)
+    return result

@@ -1,0 +1,23 @@
+"""Divides the summed NLL by the number of tokens n, although only tokens 2..n are scored (n - 1)."""
+import torch
+
+from ._reference import continuation_logprobs, token_logprobs  # noqa: F401
+
+
+@torch.no_grad()
+def perplexity(model, tokenizer, texts):
+    if isinstance(texts, str):
+        raise TypeError("pass a list of texts")
+    encoded = [tokenizer(text).input_ids for text in texts]
+    if not encoded:
+        return []
+    for text, ids in zip(texts, encoded):
+        if len(ids) < 2:
+            raise ValueError(f"{text!r} has fewer than 2 tokens")
+    longest = max(len(ids) for ids in encoded)
+    input_ids = torch.tensor([ids + [0] * (longest - len(ids)) for ids in encoded], device=model.device)
+    mask = torch.tensor([[1] * len(ids) + [0] * (longest - len(ids)) for ids in encoded], device=model.device)
+    logits = model(input_ids=input_ids, attention_mask=mask).logits
+    logp = torch.log_softmax(logits[:, :-1].float(), dim=-1).gather(-1, input_ids[:, 1:, None]).squeeze(-1)
+    nll = -(logp * mask[:, 1:]).sum(dim=1)
+    return torch.exp(nll / mask.sum(dim=1)).tolist()
