@@ -40,7 +40,7 @@ grade: setup
 # Tokens, next-token probabilities, continuations per decoding setting, per-token log-probs,
 # perplexity, and two plots in results/demo/, computed with the code in $(SUBMISSION).
 demo: setup
-	HF_HUB_OFFLINE=1 $(PY) -m grader.demo --submission "$(SUBMISSION)" --model "$(MODEL)" --device "$(DEVICE)"
+	HF_HUB_OFFLINE=1 $(PY) -m grader demo --submission "$(SUBMISSION)" --model "$(MODEL)" --device "$(DEVICE)"
 
 # The reference must pass every test with the tiny and the default model; the kit's own tests
 # (tests/kit) prove the grader: stubs score zero, known-wrong implementations lose points.

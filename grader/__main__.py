@@ -60,6 +60,10 @@ def main(argv=None) -> int:
         from . import batch
 
         return batch.main(argv)
+    if argv and argv[0] == "demo":
+        from . import demo
+
+        return demo.main(argv[1:])
     args = parse_args(argv)
     try:
         from .report import print_report
