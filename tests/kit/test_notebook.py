@@ -37,7 +37,7 @@ def executed():
                     tuple(f'check("{name}"' for name in EXECUTED_CHECKS)):
                 cell.source = f"print({cell.source!r}, 'not run in the kit tests')"
         # raises CellExecutionError, with the cell and its traceback, if any cell fails
-        NotebookClient(nb, kernel_name="python3", timeout=600,
+        NotebookClient(nb, kernel_name="python3", timeout=600, startup_timeout=300,
                        resources={"metadata": {"path": str(NOTEBOOK.parent)}}).execute()
     return nb
 
