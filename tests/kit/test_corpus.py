@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from grader.run import grade
+from grader.run import DEFAULT_JOBS, grade, grade_many
 from grader.submission import SOLUTIONS_DIR
 
 pytestmark = pytest.mark.kit
@@ -27,22 +27,35 @@ def submission_with(tmp_path: Path, replacement: Path) -> Path:
     return folder
 
 
+@pytest.fixture(scope="module")
+def graded(request, tmp_path_factory) -> dict:
+    """The selected corpus entries, each graded in its own exercise: one grading worker per
+    exercise for all its entries (a forked test process each), instead of one worker per entry."""
+    chosen = {item.callspec.params["path"] for item in request.session.items
+              if item.module is request.module and hasattr(item, "callspec")}
+    by_exercise: dict[str, list[Path]] = {}
+    for path in sorted(chosen):
+        by_exercise.setdefault(path.parent.name, []).append(path)
+    results = {}
+    for exercise, paths in by_exercise.items():
+        folders = [submission_with(tmp_path_factory.mktemp(path.stem), path) for path in paths]
+        graded_all = grade_many(folders, model="tiny", device="cpu", exercises=[exercise], jobs=DEFAULT_JOBS)
+        results.update((path, result.exercise(exercise)) for path, result in zip(paths, graded_all))
+    return results
+
+
 @pytest.mark.parametrize("path", WRONG, ids=lambda p: f"{p.parent.name}/{p.stem}")
-def test_wrong_implementation_loses_points(path, tmp_path):
-    exercise = path.parent.name
-    result = grade(submission_with(tmp_path, path), model="tiny", device="cpu", exercises=[exercise])
-    ex = result.exercise(exercise)
+def test_wrong_implementation_loses_points(path, graded):
+    ex = graded[path]
     failed = [t for t in ex.tests if t.outcome != "passed"]
-    assert ex.earned < ex.share, f"{path.name} kept full marks in {exercise}"
+    assert ex.earned < ex.share, f"{path.name} kept full marks in {ex.name}"
     assert failed and all(t.message for t in failed), "every failure must carry a message for the student"
     assert not any(t.message.startswith("not implemented") for t in failed)
 
 
 @pytest.mark.parametrize("path", VARIANTS, ids=lambda p: f"{p.parent.name}/{p.stem}")
-def test_correct_variant_keeps_full_marks(path, tmp_path):
-    exercise = path.parent.name
-    result = grade(submission_with(tmp_path, path), model="tiny", device="cpu", exercises=[exercise])
-    ex = result.exercise(exercise)
+def test_correct_variant_keeps_full_marks(path, graded):
+    ex = graded[path]
     assert ex.earned == pytest.approx(ex.share), [t.message for t in ex.tests if t.outcome != "passed"]
 
 
