@@ -39,8 +39,9 @@ grade: setup
 
 # Tokens, next-token probabilities, continuations per decoding setting, per-token log-probs,
 # perplexity, and two plots in results/demo/, computed with the code in $(SUBMISSION).
+# PROMPT="..." continues another prompt.
 demo: setup
-	HF_HUB_OFFLINE=1 $(PY) -m grader demo --submission "$(SUBMISSION)" --model "$(MODEL)" --device "$(DEVICE)"
+	HF_HUB_OFFLINE=1 $(PY) -m grader demo --submission "$(SUBMISSION)" --model "$(MODEL)" --device "$(DEVICE)" $(if $(PROMPT),--prompt "$(PROMPT)")
 
 # The reference must pass every test with the tiny and the default model; the kit's own tests
 # (tests/kit) prove the grader: stubs score zero, known-wrong implementations lose points.

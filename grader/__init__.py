@@ -1,5 +1,6 @@
 """The grading side of the kit: models, devices, points, the pytest plugin and the command line."""
 import os
+import sys
 
 # No code path of the kit may reach the model hub: set this before transformers is imported.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -9,3 +10,17 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 class KitError(Exception):
     """A problem the user can fix; its message is one line that says what was wrong and what to do."""
+
+
+def run_command(body) -> int:
+    """Run a command line's `body()`, which returns the exit code. What keeps the command from
+    running (a KitError, or an OSError such as an output path that cannot be written) is one line
+    on stderr and exit code 2; Ctrl-C is exit code 130. Never a traceback."""
+    try:
+        return body()
+    except (KitError, OSError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("error: interrupted", file=sys.stderr)
+        return 130

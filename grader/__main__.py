@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from . import KitError
+from . import run_command
 from .points import EXERCISES
 
 
@@ -65,7 +65,8 @@ def main(argv=None) -> int:
 
         return demo.main(argv[1:])
     args = parse_args(argv)
-    try:
+
+    def body() -> int:
         from .report import print_report
         from .results import write_gradescope, write_junit
         from .run import grade
@@ -77,21 +78,13 @@ def main(argv=None) -> int:
             write_gradescope(result, args.json, args.hidden_visibility)
         if args.junit:
             write_junit(result, args.junit)
-    except KitError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    except OSError as err:  # e.g. --json into a folder that cannot be written
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("error: interrupted", file=sys.stderr)
-        return 130
-    print_report(result)
-    if args.min_score is not None and result.total < args.min_score:
-        print(f"Score {result.total:.1f} is below the minimum {args.min_score:g}.", file=sys.stderr)
-        return 1
-    return 0
+        print_report(result)
+        if args.min_score is not None and result.total < args.min_score:
+            print(f"Score {result.total:.1f} is below the minimum {args.min_score:g}.", file=sys.stderr)
+            return 1
+        return 0
 
+    return run_command(body)
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -16,10 +16,9 @@ from __future__ import annotations
 
 import argparse
 import csv
-import sys
 from pathlib import Path
 
-from . import KitError
+from . import KitError, run_command
 from .points import EXERCISES, SHARES
 
 
@@ -155,7 +154,8 @@ def main(argv: list[str]) -> int:
         parser.add_argument("inputs", nargs="+", metavar="SHARD.csv")
         parser.add_argument("--out", required=True, metavar="FILE.csv")
     args = parser.parse_args(rest)
-    try:
+
+    def body() -> int:
         if command == "merge":
             rows = merge(Path(args.out), [Path(p) for p in args.inputs])
             print(f"Merged {len(rows)} submissions into {args.out}.")
@@ -164,11 +164,7 @@ def main(argv: list[str]) -> int:
                          device=args.device, exercises=args.exercise, timeout=args.timeout,
                          extra_tests=args.extra_tests, memory_gb=args.memory_limit,
                          hidden_visibility=args.hidden_visibility, progress=not args.quiet)
-    except KitError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("error: interrupted", file=sys.stderr)
-        return 130
-    print(f"Graded {len(rows)} submissions: {args.out} (and one JSON per submission beside it).")
-    return 0
+        print(f"Graded {len(rows)} submissions: {args.out} (and one JSON per submission beside it).")
+        return 0
+
+    return run_command(body)

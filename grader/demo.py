@@ -29,7 +29,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from . import KitError, models
+from . import KitError, models, run_command
 from .submission import REPO, Submission
 
 PROMPT = "The movie was full of"
@@ -319,7 +319,8 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    try:
+
+    def body() -> int:
         if not args.prompt.strip():
             raise KitError("--prompt is empty; give some text to continue")
         if args.max_new_tokens < 1 or args.samples < 1:
@@ -329,14 +330,9 @@ def main(argv=None) -> int:
         lm = models.load(args.model, args.device)
         run_demo(impl, lm, prompt=args.prompt, out=Path(args.out), seed=args.seed,
                  max_new_tokens=args.max_new_tokens, num_samples=args.samples)
-    except KitError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("error: interrupted", file=sys.stderr)
-        return 130
-    return 0
+        return 0
 
+    return run_command(body)
 
 if __name__ == "__main__":
     sys.exit(main())

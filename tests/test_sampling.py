@@ -76,8 +76,12 @@ def expect_same(got, want: torch.Tensor, what: str, hint: str = "") -> None:
                    f"expected {want[tuple(first)].item():g}, got {got[tuple(first)].item():g}", hint)
 
 
-def expect_unchanged(before: torch.Tensor, after: torch.Tensor, what: str) -> None:
-    if not torch.equal(before, after):
+def expect_input_unchanged(call, what: str, device) -> None:
+    """`call(logits)` on a random [4, 30] batch must leave `logits` as it was."""
+    logits = random_logits(4, 30, device=device)
+    before = logits.clone()
+    call(logits)
+    if not torch.equal(before, logits):
         fail(what, "your function changed the logits it was given",
              "return a new tensor: masked_fill (not masked_fill_), x - m (not x.sub_(m)), no x[mask] = ...")
 
@@ -249,10 +253,8 @@ def test_softmax_with_temperature_bad_temperature_raises(impl, device):
 
 @pytest.mark.points(1)
 def test_softmax_with_temperature_does_not_modify_input(impl, device):
-    logits = random_logits(4, 30, device=device)
-    before = logits.clone()
-    impl.sampling.softmax_with_temperature(logits, 0.5)
-    expect_unchanged(before, logits, "softmax_with_temperature(logits, 0.5)")
+    expect_input_unchanged(lambda logits: impl.sampling.softmax_with_temperature(logits, 0.5),
+                           "softmax_with_temperature(logits, 0.5)", device)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -345,10 +347,8 @@ def test_top_k_filter_k_above_vocab(impl, device):
 
 @pytest.mark.points(1)
 def test_top_k_filter_does_not_modify_input(impl, device):
-    logits = random_logits(4, 30, device=device)
-    before = logits.clone()
-    impl.sampling.top_k_filter(logits, 3)
-    expect_unchanged(before, logits, "top_k_filter(logits, 3)")
+    expect_input_unchanged(lambda logits: impl.sampling.top_k_filter(logits, 3),
+                           "top_k_filter(logits, 3)", device)
 
 
 @pytest.mark.points(1)
@@ -426,10 +426,8 @@ def test_top_p_filter_matches_reference(tol, impl, ref, rows, p):
 
 @pytest.mark.points(1)
 def test_top_p_filter_does_not_modify_input(impl, device):
-    logits = random_logits(4, 30, device=device)
-    before = logits.clone()
-    impl.sampling.top_p_filter(logits, 0.5)
-    expect_unchanged(before, logits, "top_p_filter(logits, 0.5)")
+    expect_input_unchanged(lambda logits: impl.sampling.top_p_filter(logits, 0.5),
+                           "top_p_filter(logits, 0.5)", device)
 
 
 @pytest.mark.points(1)
@@ -586,10 +584,9 @@ def test_sample_next_token_bad_arguments_raise(impl, device):
 
 @pytest.mark.points(1)
 def test_sample_next_token_does_not_modify_input(impl, device):
-    logits = random_logits(4, 30, device=device)
-    before = logits.clone()
-    impl.sampling.sample_next_token(logits, 0.5, seeded(device), top_k=5, top_p=0.9)
-    expect_unchanged(before, logits, "sample_next_token(logits, 0.5, generator, top_k=5, top_p=0.9)")
+    expect_input_unchanged(
+        lambda logits: impl.sampling.sample_next_token(logits, 0.5, seeded(device), top_k=5, top_p=0.9),
+        "sample_next_token(logits, 0.5, generator, top_k=5, top_p=0.9)", device)
 
 
 # ----------------------------------------------------------------------------------------------
