@@ -22,6 +22,19 @@ def fail(what: str, message: str, hint: str = "") -> None:
     raise AssertionError(f"{what}: {message}" + (f" - hint: {hint}" if hint else ""))
 
 
+@contextmanager
+def hint_on_error(what: str, hint: str):
+    """Code under test inside the block: an error it raises fails the test with `what`, the error
+    and `hint` (a crash is also a mistake the test knows about). NotImplementedError passes
+    through, so that an untouched stub reads "not implemented yet"."""
+    try:
+        yield
+    except NotImplementedError:
+        raise
+    except Exception as err:
+        fail(what, f"raised {type(err).__name__}: {err}", hint)
+
+
 def expect_equal(got, want, what: str, hint: str = "") -> None:
     """`got == want` exactly (lists of ids, strings, tensors of ints)."""
     if isinstance(want, torch.Tensor):

@@ -3,7 +3,7 @@ model itself (graded), and the reference against transformers' generate() (ancho
 import pytest
 import torch
 
-from checks import expect_close, expect_equal, expect_type, expect_value_error, fail
+from checks import expect_close, expect_equal, expect_type, expect_value_error, fail, hint_on_error
 
 pytestmark = pytest.mark.next_token
 
@@ -156,11 +156,12 @@ def test_top_k_next_tokens_decoded_text(impl, ref, model, tokenizer, tol, case):
 def test_top_k_next_tokens_k_above_vocab(impl, model, tokenizer, tol):
     vocab = model.config.vocab_size
     what = f"top_k_next_tokens(model, tokenizer, 'Hi', k={vocab + 5}) (the vocabulary has {vocab} entries)"
-    got = impl.next_token.top_k_next_tokens(model, tokenizer, "Hi", vocab + 5)
+    hint = "use min(k, vocabulary size) so that a large k lists every token"
+    with hint_on_error(what, hint):
+        got = impl.next_token.top_k_next_tokens(model, tokenizer, "Hi", vocab + 5)
     expect_type(got, list, what)
     if len(got) != vocab:
-        fail(what, f"expected the whole vocabulary, {vocab} pairs, got {len(got)}",
-             "use min(k, vocabulary size) so that a large k lists every token")
+        fail(what, f"expected the whole vocabulary, {vocab} pairs, got {len(got)}", hint)
     expect_close(torch.tensor(sum(p for _, p in got)), torch.tensor(1.0), tol.logprob,
                  f"the sum of the probabilities of {what}")
 

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from torch.overrides import TorchFunctionMode
 from transformers import TemperatureLogitsWarper, TopKLogitsWarper, TopPLogitsWarper
 
-from checks import expect_close, expect_type, expect_value_error, fail
+from checks import expect_close, expect_type, expect_value_error, fail, hint_on_error
 
 pytestmark = pytest.mark.sampling
 
@@ -341,8 +341,11 @@ def test_top_k_filter_matches_reference(tol, impl, ref, rows, k):
 @pytest.mark.points(1)
 def test_top_k_filter_k_above_vocab(impl, device):
     logits = random_logits(3, 10, device=device)
-    expect_same(impl.sampling.top_k_filter(logits.clone(), 25), logits, "top_k_filter(logits [3, 10], 25)",
-                 "a k larger than the vocabulary keeps every token: use min(k, vocabulary size)")
+    what = "top_k_filter(logits [3, 10], 25)"
+    hint = "a k larger than the vocabulary keeps every token: use min(k, vocabulary size)"
+    with hint_on_error(what, hint):
+        got = impl.sampling.top_k_filter(logits.clone(), 25)
+    expect_same(got, logits, what, hint)
 
 
 @pytest.mark.points(1)

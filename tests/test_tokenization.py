@@ -111,7 +111,8 @@ def test_batch_encode_matches_reference(impl, ref, tokenizer):
     texts = ["a", "a b", "a b c", " leading", "日本"]
     got, want = impl.tokenization.batch_encode(tokenizer, texts), ref.tokenization.batch_encode(tokenizer, texts)
     for key in ("input_ids", "attention_mask"):
-        expect_equal(got[key], want[key], f"batch_encode({texts!r})[{key!r}]")
+        expect_equal(got[key], want[key], f"batch_encode({texts!r})[{key!r}]",
+                     "pad on the left with the pad id (EOS when there is none), mask 0 on padding, 1 on text")
 
 
 @pytest.mark.points(2)

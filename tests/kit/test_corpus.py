@@ -51,6 +51,9 @@ def test_wrong_implementation_loses_points(path, graded):
     assert ex.earned < ex.share, f"{path.name} kept full marks in {ex.name}"
     assert failed and all(t.message for t in failed), "every failure must carry a message for the student"
     assert not any(t.message.startswith("not implemented") for t in failed)
+    # every mistake the tests know about comes with advice: a hint, or what a refusal tells to do
+    advice = (" - hint: ", "write your own code", "write the decoding loop yourself")
+    assert any(a in t.message for t in failed for a in advice), f"no hint for {path.name}: {failed[0].message}"
 
 
 @pytest.mark.parametrize("path", VARIANTS, ids=lambda p: f"{p.parent.name}/{p.stem}")
