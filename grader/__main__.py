@@ -86,5 +86,6 @@ def main(argv=None) -> int:
 
     return run_command(body)
 
+
 if __name__ == "__main__":
     sys.exit(main())
