@@ -17,6 +17,12 @@ from grader.models import load
 from solutions.sampling import sample_next_token
 
 
+def synchronize(device: torch.device) -> None:
+    """Wait for the GPU's queued work, so that a timing covers it (nothing to wait for on the CPU)."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
 @torch.no_grad()
 def step_costs(model, tokenizer, rows: int, steps: int) -> tuple[float, float]:
     """Median milliseconds of one cached forward step and of one draw (T=0.8, top-k 50, top-p 0.95)."""
@@ -27,11 +33,11 @@ def step_costs(model, tokenizer, rows: int, steps: int) -> tuple[float, float]:
     for _ in range(steps):
         start = time.perf_counter()
         next_ids = sample_next_token(out.logits[:, -1], 0.8, generator, top_k=50, top_p=0.95)
+        synchronize(model.device)
         draw.append(time.perf_counter() - start)
         start = time.perf_counter()
         out = model(input_ids=next_ids[:, None], cache=out.cache, use_cache=True, logits_to_keep=1)
-        if model.device.type == "cuda":
-            torch.cuda.synchronize()
+        synchronize(model.device)
         forward.append(time.perf_counter() - start)
     return 1000 * statistics.median(forward), 1000 * statistics.median(draw)
 
