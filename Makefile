@@ -11,16 +11,20 @@ DEVICE     ?= auto
 # range in pyproject.toml lets pip pick another.
 TORCH      ?= torch==2.13.0
 
-.PHONY: setup grade demo test test-fast bench gradescope clean clean-cache help
+.PHONY: setup grade demo bench clean clean-cache help
 
 help:
 	@echo "make grade   - grade your exercises/ (SUBMISSION=..., MODEL=..., DEVICE=...)"
 	@echo "make demo    - the exercise set's observations and plots, with your code (same options)"
-	@echo "make test    - the kit's own test suite (reference, stubs, known-wrong implementations)"
-	@echo "make bench   - speed benchmarks vs generate() (SUBMISSION=solutions by default), docs/benchmarks.md"
-	@echo "make gradescope - the Gradescope autograder zip in build/ (HIDDEN=folder of hidden tests)"
+	@echo "make bench   - speed benchmarks vs generate() (SUBMISSION=...), docs/benchmarks.md"
 	@echo "make setup   - only create or refresh the virtual environment in $(VENV)"
 	@echo "make clean   - remove the virtual environment and caches of the build (never exercises/)"
+# kit-only: the instructor's and maintainer's targets, left out of the student release
+	@echo "make test    - the kit's own test suite (reference, stubs, known-wrong implementations)"
+	@echo "make expectations - record what the graded tests compare with (tests/expectations/)"
+	@echo "make student-release OUT=DIR - the folder students get: no solutions (docs/instructors.md)"
+	@echo "make gradescope - the Gradescope autograder zip in build/ (HIDDEN=folder of hidden tests)"
+# end kit-only
 
 setup: $(VENV)/.installed
 
@@ -43,30 +47,48 @@ grade: setup
 demo: setup
 	HF_HUB_OFFLINE=1 $(PY) -m grader demo --submission "$(SUBMISSION)" --model "$(MODEL)" --device "$(DEVICE)" $(if $(PROMPT),--prompt "$(PROMPT)")
 
-# The reference must pass every test with the tiny and the default model; the kit's own tests
-# (tests/kit) prove the grader: stubs score zero, known-wrong implementations lose points.
-test: setup
-	HF_HUB_OFFLINE=1 $(PY) -m pytest --submission solutions --model tiny,default --device "$(DEVICE)"
-
-test-fast: setup
-	HF_HUB_OFFLINE=1 $(PY) -m pytest --submission solutions --model tiny --device "$(DEVICE)" --ignore tests/kit
-
 # Benchmarks (docs/benchmarks.md): speed relative to generate() and other baselines measured in the
 # same run. Never part of `make test`. Measures the reference unless SUBMISSION is given
 # (`make bench SUBMISSION=exercises`); BENCH_ARGS is passed to pytest (e.g. --benchmark-compare).
 bench: setup
 	@mkdir -p results/bench && rm -f results/bench/latest.json
 	HF_HUB_OFFLINE=1 $(PY) -m pytest benchmarks -q \
-	  --submission "$(if $(filter file,$(origin SUBMISSION)),solutions,$(SUBMISSION))" \
+	  --submission "$(if $(filter file,$(origin SUBMISSION)),$(if $(wildcard solutions/*.py),solutions,exercises),$(SUBMISSION))" \
 	  --model "$(MODEL)" --device "$(DEVICE)" --benchmark-autosave \
 	  --benchmark-json results/bench/latest.json --benchmark-columns min,median,max,rounds \
 	  $(BENCH_ARGS) || status=$$?; \
 	$(PY) benchmarks/summary.py results/bench/latest.json && exit $${status:-0}
 
+# kit-only: the instructor's and maintainer's targets, left out of the student release
+.PHONY: test test-fast expectations student-release gradescope
+
+# The reference must pass every test with the tiny and the default model, and match the
+# recordings in tests/expectations; the kit's own tests (tests/kit) prove the grader: stubs score
+# zero, known-wrong implementations lose points, the student release holds no solution.
+test: setup
+	HF_HUB_OFFLINE=1 $(PY) -m pytest --submission solutions --model tiny,default --device "$(DEVICE)"
+
+test-fast: setup
+	HF_HUB_OFFLINE=1 $(PY) -m pytest --submission solutions --model tiny --device "$(DEVICE)" --ignore tests/kit
+
 # The Gradescope autograder zip (docs/instructors.md): setup.sh and run_autograder at its root,
 # the kit beside them; HIDDEN=folder adds the instructor's hidden tests. Needs no environment.
 gradescope:
 	$(PYTHON) gradescope/build_zip.py --out build/gradescope-autograder.zip $(if $(HIDDEN),--hidden "$(HIDDEN)")
+
+# What every graded test compares with, recorded from the reference for the tiny and the default
+# model on the CPU (grader/expectations.py); `make test` fails when a recording is stale.
+# HIDDEN=folder also records the hidden tests there; RECORD_MODELS="tiny default gpt2" others.
+RECORD_MODELS ?= tiny default
+expectations: setup
+	HF_HUB_OFFLINE=1 $(PY) -m grader record $(foreach m,$(RECORD_MODELS),--model "$(m)") $(if $(HIDDEN),--extra-tests "$(HIDDEN)")
+
+# The folder students get (and the GitHub Classroom template): stubs, tests, recordings, grader,
+# notebook; no solutions. OUT=folder outside the kit.
+student-release: setup
+	@test -n "$(OUT)" || { echo "error: give the folder: make student-release OUT=../textgen-release"; exit 2; }
+	$(PY) -m grader release "$(OUT)"
+# end kit-only
 
 clean:
 	rm -rf $(VENV) .pytest_cache .benchmarks .hypothesis results build *.egg-info

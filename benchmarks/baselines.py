@@ -1,5 +1,5 @@
 """What the benchmarks measure the kit's code against, in the same run, on the same model, dtype,
-prompt and length: transformers' own `generate()`, and a greedy loop without a KV cache.
+prompt and length: transformers' own `generate()`, with and without its KV cache.
 
 The uncached loop is the baseline for what a KV cache saves: it re-reads the whole sequence at
 every step, so step i reads P + i tokens and n tokens cost n*P + n*(n-1)/2 token positions in
@@ -32,18 +32,12 @@ def until_eos(ids: list[int], eos: list[int]) -> list[int]:
 
 @torch.inference_mode()
 def uncached_greedy(model, tokenizer, prompt: str, max_new_tokens: int) -> list[int]:
-    """Greedy decoding with no KV cache: each step runs the model over the whole sequence so far."""
-    ids = prompt_ids(model, tokenizer, prompt)  # [1, P], grows by one column per step
-    eos = eos_ids(model, tokenizer)
-    new_ids: list[int] = []
-    for _ in range(max_new_tokens):
-        logits = model(input_ids=ids, use_cache=False, logits_to_keep=1).logits  # [1, 1, vocab]
-        next_id = logits[:, -1].argmax(dim=-1)  # [1]
-        new_ids.append(next_id.item())
-        if new_ids[-1] in eos:
-            break
-        ids = torch.cat([ids, next_id[:, None]], dim=1)
-    return new_ids
+    """`model.generate(do_sample=False, use_cache=False)`: greedy decoding with no KV cache, each step
+    runs the model over the whole sequence so far."""
+    ids = prompt_ids(model, tokenizer, prompt)
+    out = model.generate(input_ids=ids, attention_mask=torch.ones_like(ids), do_sample=False, use_cache=False,
+                         max_new_tokens=max_new_tokens)
+    return until_eos(out[0, ids.shape[1]:].tolist(), eos_ids(model, tokenizer))
 
 
 @torch.inference_mode()

@@ -95,7 +95,7 @@ def top_k_filter(logits: torch.Tensor, k: int) -> torch.Tensor:
     Checked by: pytest -m sampling
         tests/test_sampling.py::test_top_k_filter_matches_transformers
         tests/test_sampling.py::test_top_k_filter_ties
-        tests/test_sampling.py::test_top_k_filter_matches_reference
+        tests/test_sampling.py::test_top_k_filter_random_ties_match_transformers
         tests/test_sampling.py::test_top_k_filter_k_above_vocab
         tests/test_sampling.py::test_top_k_filter_does_not_modify_input
         tests/test_sampling.py::test_top_k_filter_bad_k_raises
@@ -135,7 +135,7 @@ def top_p_filter(logits: torch.Tensor, p: float) -> torch.Tensor:
         tests/test_sampling.py::test_top_p_filter_keeps_crossing_token
         tests/test_sampling.py::test_top_p_filter_keeps_most_likely
         tests/test_sampling.py::test_top_p_filter_ties
-        tests/test_sampling.py::test_top_p_filter_matches_reference
+        tests/test_sampling.py::test_top_p_filter_random_ties_match_transformers
         tests/test_sampling.py::test_top_p_filter_does_not_modify_input
         tests/test_sampling.py::test_top_p_filter_bad_p_raises
     """

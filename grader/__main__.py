@@ -4,6 +4,8 @@
                      [--min-score X] [--exercise NAME]... [--timeout S] [--jobs N] [--extra-tests DIR]
     python -m grader batch DIR [--jobs N] [--out FILE.csv] [--shard K/N] [...]   (grader/batch.py)
     python -m grader merge --out FILE.csv SHARD.csv...                         (grader/batch.py)
+    python -m grader record [--model NAME]... [--extra-tests DIR]              (grader/record.py)
+    python -m grader release DIR                                               (grader/release.py)
 
 Exit codes: 0 graded (whatever the score), 1 below --min-score, 2 a problem to fix first (one line).
 """
@@ -36,6 +38,14 @@ def add_grading_options(parser: argparse.ArgumentParser) -> None:
                              f"(default: {DEFAULT_MEMORY_GB:g}; 0: no limit)")
     parser.add_argument("--extra-tests", default=None, metavar="DIR",
                         help="a folder of the instructor's hidden test files (test_*.py), graded with the others")
+    parser.add_argument("--expectations", default="auto", choices=("auto", "recorded", "live"),
+                        help="what the tests compare with: the recordings in tests/expectations (on the CPU, "
+                             "for a recorded model) or live checks built from transformers; auto picks the "
+                             "recordings where they apply (default: auto)")
+    parser.add_argument("--deadline", type=float, default=None, metavar="S",
+                        help="seconds for the whole grading: then the running tests stop and every test not "
+                             "graded yet fails with 'not run: the grading time budget ran out'; the results "
+                             "are still written (also on SIGTERM). Default: none")
     parser.add_argument("--hidden-visibility", default=HIDDEN_VISIBILITY, choices=VISIBILITIES,
                         help=f"Gradescope visibility of the hidden tests (default: {HIDDEN_VISIBILITY})")
 
@@ -64,6 +74,14 @@ def main(argv=None) -> int:
         from . import demo
 
         return demo.main(argv[1:])
+    if argv and argv[0] == "record":
+        from . import record
+
+        return record.main(argv[1:])
+    if argv and argv[0] == "release":
+        from . import release
+
+        return release.main(argv[1:])
     args = parse_args(argv)
 
     def body() -> int:
@@ -73,7 +91,7 @@ def main(argv=None) -> int:
 
         result = grade(args.submission, model=args.model, device=args.device, exercises=args.exercise,
                        timeout=args.timeout, jobs=args.jobs, extra_tests=args.extra_tests,
-                       memory_gb=args.memory_limit)
+                       memory_gb=args.memory_limit, expectations=args.expectations, deadline=args.deadline)
         if args.json:
             write_gradescope(result, args.json, args.hidden_visibility)
         if args.junit:

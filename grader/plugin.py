@@ -29,7 +29,7 @@ from pathlib import Path
 
 import pytest
 
-from . import KitError, devices, models
+from . import KitError, devices, expectations, models
 from .points import EXERCISES
 from .submission import SOLUTIONS_DIR, Submission, SubmissionImportError
 
@@ -51,6 +51,11 @@ def pytest_addoption(parser):
                     help="model(s) to test with, comma-separated: default, tiny, a local folder "
                          "or a locally cached Hugging Face id (default: default)")
     group.addoption("--device", default="auto", metavar="D", help="auto, cpu, cuda or cuda:N (default: auto)")
+    group.addoption("--expectations", default="auto", choices=expectations.MODES,
+                    help="what graded tests compare with: recorded (the recordings in tests/expectations), "
+                         "live (transformers' own pieces), check (recompute with the reference and "
+                         "compare with the recordings), record (write them); auto: check when testing "
+                         "the reference itself, else recorded where a recording applies, else live")
     group.addoption("--grader-report", default=None, metavar="FILE", help="(used by the grader) JSON-lines results")
     group.addoption("--grader-channel", default=None, metavar="KEY_FD,REPORT_FD",
                     help="(used by the grader) read the signing key from KEY_FD, write signed results to REPORT_FD")
@@ -63,6 +68,10 @@ def pytest_addoption(parser):
 def pytest_configure(config):
     channel = config.getoption("grader_channel")
     report = config.getoption("grader_report")
+    submission = config.getoption("submission")
+    config.stash[_RECORDINGS] = expectations.Recordings(
+        config.getoption("expectations"), under_grader=bool(channel),
+        submission_is_reference=bool(submission) and Path(submission).expanduser().resolve() == SOLUTIONS_DIR)
     if channel:
         # Runs before collection, so before any submission module can be imported.
         sink = SignedChannel(channel)
@@ -76,6 +85,7 @@ def pytest_configure(config):
 # Fixtures
 
 _LOADED: dict = {}
+_RECORDINGS = pytest.StashKey["expectations.Recordings"]()
 
 
 def pytest_generate_tests(metafunc):
@@ -142,10 +152,46 @@ def impl(request) -> Submission:
     return Submission(request.config.getoption("submission"))
 
 
-@pytest.fixture(scope="session")
-def ref() -> Submission:
-    """The reference solutions."""
+def _reference(config) -> Submission:
+    """The reference solutions, for the anchors, the kit's own tests and recording: never while
+    grading (the graded process must not hold the answers), and not in a student release."""
+    if config.getoption("grader_channel"):
+        raise KitError("the reference solutions are not available while grading; graded tests "
+                       "compare with the `expected` fixture (recordings or live checks)")
+    if not SOLUTIONS_DIR.is_dir():
+        pytest.skip("the reference solutions are not part of this copy of the kit")
     return Submission(SOLUTIONS_DIR)
+
+
+@pytest.fixture(scope="session")
+def ref(request) -> Submission:
+    """The reference solutions (anchors and kit tests only; see _reference)."""
+    return _reference(request.config)
+
+
+@pytest.fixture
+def expected(request, device) -> expectations.Expected:
+    """What a graded test compares with: `expected(lambda ref: ..., oracle=lambda: ..., tol=...)`
+    (grader/expectations.py): the recording for this test, or the live oracle where none applies."""
+    lm = request.getfixturevalue("lm") if "lm" in request.fixturenames else None
+    found = expectations.Expected(request.config.stash[_RECORDINGS], request.node, lm, device,
+                                  reference=lambda: _reference(request.config))
+    request.node.user_properties.append(("expectations", found.mode if found.mode != "live" else
+                                         f"live ({found.reason})"))
+    return found
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """In record mode, write the recordings, but only when every test passed."""
+    recordings = session.config.stash.get(_RECORDINGS, None)
+    if recordings is None or recordings.requested != "record":
+        return
+    if exitstatus != 0:
+        print(f"\nrecordings not written: the reference failed (pytest exit status {int(exitstatus)})",
+              file=sys.stderr)
+        return
+    for path in recordings.write():
+        print(f"wrote {path}", file=sys.stderr)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -317,6 +363,9 @@ class GraderReport:
             state["message"] = str(report.longrepr[-1]) if isinstance(report.longrepr, tuple) else ""
         if report.when == "call":
             state["duration"] = round(report.duration, 3)
+        compared = dict(report.user_properties).get("expectations")
+        if compared:
+            state["expectations"] = compared
         if report.when == "teardown":
             state = self.outcomes.pop(report.nodeid)
             if self.guard is not None:
@@ -372,6 +421,9 @@ _AUDITED = {
     "ctypes.wstring_at": "read raw memory with ctypes",
     "ctypes.cdata": "read raw memory with ctypes",
     "ctypes.addressof": "read raw memory with ctypes",
+    # C functions (libc's open and read...) would reach the kit's files past the "open" event.
+    "ctypes.dlopen": "load a C library with ctypes",
+    "ctypes.dlsym": "load a C library with ctypes",
     # A process it started could outlive the test process and rewrite the results afterwards.
     "os.fork": "start another process",
     "os.forkpty": "start another process",
@@ -484,7 +536,6 @@ class Guard:
         self.kwdefaults: list[tuple[str, dict, dict]] = []  # (label, live dict, saved copy)
         self.classes: set[int] = set()
         kit = _kit_folders(session.config)
-        self._import_reference()
         for name, module in sorted(sys.modules.items()):
             file = os.path.abspath(getattr(module, "__file__", None) or "/")
             if name.split(".")[0] in _FRAMEWORK or file.startswith(kit):
@@ -497,16 +548,6 @@ class Guard:
                 self._watch_class(base)
         self.hooks = self._hookimpls(session.config)
         self.models = {key: _model_state(lm) for key, lm in _LOADED.items()}
-
-    @staticmethod
-    def _import_reference() -> None:
-        """Import every reference module now, so that the snapshot holds the real reference."""
-        from .submission import SOLUTIONS_DIR, Submission
-
-        ref = Submission(SOLUTIONS_DIR)
-        for path in sorted(SOLUTIONS_DIR.glob("*.py")):
-            if not path.name.startswith("_"):
-                getattr(ref, path.stem)
 
     def _watch_module(self, name: str, module, classes: bool) -> None:
         entries = {k: v for k, v in vars(module).items() if _watchable(v)}

@@ -12,9 +12,19 @@ def _points(x: float) -> str:
     return f"{x:.1f}".rstrip("0").rstrip(".") if x != int(x) else str(int(x))
 
 
+def compared_with(result: GradeResult) -> str:
+    """What the graded tests compared with: the recordings, or live checks and why."""
+    sources = {t.expectations for ex in result.exercises for t in ex.tests if t.expectations}
+    live = sorted(s for s in sources if s.startswith("live"))
+    if live:
+        return f"live checks built from transformers ({live[0].removeprefix('live (').rstrip(')')})"
+    return "recordings (tests/expectations)" if sources else "properties and transformers"
+
+
 def print_report(result: GradeResult, console: Console | None = None) -> None:
     console = console or Console(highlight=False)
-    console.print(f"Grading {escape(result.submission)} with model {escape(result.model)} on device {result.device}")
+    console.print(f"Grading {escape(result.submission)} with model {escape(result.model)} on device {result.device}; "
+                  f"compared with: {escape(compared_with(result))}")
     table = Table()
     table.add_column("Exercise")
     table.add_column("Points", justify="right")

@@ -78,16 +78,39 @@ def stop_on(model, ids):
         config.eos_token_id = before
 
 
-_REFERENCE_GREEDY: dict = {}
+def generate_rows(model, tokenizer, prompt, max_new_tokens, **kwargs) -> list[list[int]]:
+    """generate()'s new ids per row, each cut right after its first EOS (what follows is padding).
+    Called through the class, so that it works while `no_generate` refuses the instance's method."""
+    ids = tokenizer(prompt, return_tensors="pt").input_ids.to(model.device)
+    out = type(model).generate(model, input_ids=ids, attention_mask=torch.ones_like(ids),
+                               max_new_tokens=max_new_tokens, **kwargs)
+    stops = eos_ids(model)
+    rows = []
+    for row in out[:, ids.shape[1]:].tolist():
+        end = next((i + 1 for i, t in enumerate(row) if t in stops), len(row))
+        rows.append(row[:end])
+    return rows
 
 
-def reference_greedy(ref, model, tokenizer, prompt: str, max_new_tokens: int) -> list[int]:
-    """The reference's greedy continuation, computed once per model, prompt, length and EOS ids
-    (several tests start from the same one; it is deterministic)."""
-    key = (id(model), prompt, max_new_tokens, repr(model.generation_config.eos_token_id))
-    if key not in _REFERENCE_GREEDY:
-        _REFERENCE_GREEDY[key] = ref.decoding.greedy_decode(model, tokenizer, prompt, max_new_tokens)
-    return list(_REFERENCE_GREEDY[key])
+_GENERATED: dict = {}
+
+
+def generated(model, tokenizer, prompt: str, max_new_tokens: int, seed: int | None = None, **kwargs):
+    """The live check: generate()'s rows, after `torch.manual_seed(seed)` when sampling. Kept per
+    model, prompt, settings and EOS ids: several tests start from the same continuation."""
+    key = (id(model), prompt, max_new_tokens, seed, repr(sorted(kwargs.items())),
+           repr(model.generation_config.eos_token_id))
+    if key not in _GENERATED:
+        if seed is not None:
+            torch.manual_seed(seed)
+        _GENERATED[key] = generate_rows(model, tokenizer, prompt, max_new_tokens, **kwargs)
+    return [list(row) for row in _GENERATED[key]]
+
+
+def expected_greedy(expected, model, tokenizer, prompt: str, max_new_tokens: int) -> list[int]:
+    """The greedy continuation: recorded, or generate(do_sample=False) live."""
+    return expected(lambda ref: ref.decoding.greedy_decode(model, tokenizer, prompt, max_new_tokens),
+                    oracle=lambda: generated(model, tokenizer, prompt, max_new_tokens, do_sample=False)[0])
 
 
 def first_seen_at(ids: list[int], step: int) -> int:
@@ -155,9 +178,9 @@ def no_generate(request):
 
 @pytest.mark.points(3)
 @pytest.mark.parametrize("case", ["plain", "chat"])
-def test_greedy_decode_matches_reference(impl, ref, model, tokenizer, tol, case):
+def test_greedy_decode_matches_reference(impl, expected, model, tokenizer, tol, case):
     prompt = prompt_of(case, tokenizer)
-    want = reference_greedy(ref, model, tokenizer, prompt, N)
+    want = expected_greedy(expected, model, tokenizer, prompt, N)
     got = impl.decoding.greedy_decode(model, tokenizer, prompt, N)
     expect_greedy(got, want, model, tokenizer, prompt, N, tol, f"greedy_decode({case} prompt, max_new_tokens={N})",
                   "take the argmax of the LAST position's logits at each step; feed only the new token "
@@ -174,12 +197,12 @@ def test_greedy_decode_is_deterministic(impl, model, tokenizer):
 
 @pytest.mark.points(2)
 @pytest.mark.parametrize("form", ["int", "list"])
-def test_greedy_decode_stops_after_eos(impl, ref, model, tokenizer, tol, form):
-    free = reference_greedy(ref, model, tokenizer, PLAIN, N)
+def test_greedy_decode_stops_after_eos(impl, expected, model, tokenizer, tol, form):
+    free = expected_greedy(expected, model, tokenizer, PLAIN, N)
     stop = first_seen_at(free, 3)
     ids = free[stop] if form == "int" else [free[stop], *eos_ids(model)]
     with stop_on(model, ids):
-        want = ref.decoding.greedy_decode(model, tokenizer, PLAIN, N)
+        want = expected_greedy(expected, model, tokenizer, PLAIN, N)
         got = impl.decoding.greedy_decode(model, tokenizer, PLAIN, N)
     assert want == free[:stop + 1], "test set-up: the reference did not stop where expected"
     expect_greedy(got, want, model, tokenizer, PLAIN, N, tol,
@@ -237,6 +260,15 @@ def sample(module, model, tokenizer, prompt, case, max_new_tokens=N, seed=None):
                                          top_k=top_k, top_p=top_p, num_samples=n)
 
 
+def expected_samples(expected, model, tokenizer, prompt, case, max_new_tokens=N) -> list[list[int]]:
+    """The sampled rows: recorded, or seeded generate(do_sample=True, num_return_sequences=...) live."""
+    temperature, top_k, top_p, n, seed = SAMPLING[case]
+    return expected(lambda ref: sample(ref, model, tokenizer, prompt, case, max_new_tokens),
+                    oracle=lambda: generated(model, tokenizer, prompt, max_new_tokens, seed=seed, do_sample=True,
+                                             temperature=float(temperature), top_k=top_k or 0,
+                                             top_p=top_p or 1.0, num_return_sequences=n))
+
+
 def describe(case: str, prompt_case: str = "chat") -> str:
     temperature, top_k, top_p, n, seed = SAMPLING[case]
     return (f"sample_decode({prompt_case} prompt, max_new_tokens={N}, temperature={temperature}, "
@@ -253,9 +285,9 @@ def expect_rows(got, want: list[list[int]], what: str, hint: str) -> None:
 
 @pytest.mark.points(2)
 @pytest.mark.parametrize("case", list(SAMPLING))
-def test_sample_decode_matches_reference(impl, ref, model, tokenizer, case):
+def test_sample_decode_matches_reference(impl, expected, model, tokenizer, case):
     prompt = chat_prompt(tokenizer)
-    want = sample(ref, model, tokenizer, prompt, case)
+    want = expected_samples(expected, model, tokenizer, prompt, case)
     got = sample(impl, model, tokenizer, prompt, case)
     expect_rows(got, want, describe(case),
                 "all samples as ONE batch [num_samples, ...], one sample_next_token draw per step with the "
@@ -264,14 +296,14 @@ def test_sample_decode_matches_reference(impl, ref, model, tokenizer, case):
 
 
 @pytest.mark.points(3)
-def test_sample_decode_rows_finish_at_different_times(impl, ref, model, tokenizer):
+def test_sample_decode_rows_finish_at_different_times(impl, expected, model, tokenizer):
     case = "T1"
-    free = sample(ref, model, tokenizer, PLAIN, case)
+    free = expected_samples(expected, model, tokenizer, PLAIN, case)
     # make row 0 stop early and row 1 a little later; the other rows go on drawing
     extra = [free[0][first_seen_at(free[0], 1)], free[1][first_seen_at(free[1], 4)]]
     ids = [*eos_ids(model), *extra]
     with stop_on(model, ids):
-        want = sample(ref, model, tokenizer, PLAIN, case)
+        want = expected_samples(expected, model, tokenizer, PLAIN, case)
         got = sample(impl, model, tokenizer, PLAIN, case)
     assert len({len(row) for row in want}) > 1, "test set-up: the rows should end at different times"
     expect_rows(got, want, f"{describe(case, 'plain')} and generation_config.eos_token_id={ids}",
@@ -325,8 +357,8 @@ def test_sample_decode_higher_temperature_is_more_diverse(impl, model, tokenizer
 
 
 @pytest.mark.points(1)
-def test_sample_decode_top_k_1_is_greedy(impl, ref, model, tokenizer, tol):
-    want = reference_greedy(ref, model, tokenizer, PLAIN, N)
+def test_sample_decode_top_k_1_is_greedy(impl, expected, model, tokenizer, tol):
+    want = expected_greedy(expected, model, tokenizer, PLAIN, N)
     got = impl.decoding.sample_decode(model, tokenizer, PLAIN, N, 1.0, seeded(model, 0), top_k=1, num_samples=2)
     expect_type(got, list, "sample_decode(..., top_k=1, num_samples=2)", "return a list of lists of ints")
     for row in got:
@@ -384,19 +416,6 @@ def test_sample_decode_bad_arguments_raise(impl, model, tokenizer, case):
 
 # ----------------------------------------------------------------------------------------------
 # Anchors: the reference against transformers' generate() (not graded)
-
-def generate_rows(model, tokenizer, prompt, max_new_tokens, **kwargs) -> list[list[int]]:
-    """generate()'s new ids per row, each cut right after its first EOS (what follows is padding)."""
-    ids = tokenizer(prompt, return_tensors="pt").input_ids.to(model.device)
-    out = model.generate(input_ids=ids, attention_mask=torch.ones_like(ids),
-                         max_new_tokens=max_new_tokens, **kwargs)
-    stops = eos_ids(model)
-    rows = []
-    for row in out[:, ids.shape[1]:].tolist():
-        end = next((i + 1 for i, t in enumerate(row) if t in stops), len(row))
-        rows.append(row[:end])
-    return rows
-
 
 @pytest.mark.anchor
 @pytest.mark.parametrize("case", ["plain", "chat", "plain-stops-at-step-3"])

@@ -7,6 +7,8 @@ a padded batch as alone), against the work done (one forward pass, counted, neve
 against bad input. Anchors (not graded): the reference against transformers itself -
 `compute_transition_scores(normalize_logits=True)` and `exp(model(ids, labels=ids).loss)`.
 """
+from functools import lru_cache
+
 import pytest
 import torch
 
@@ -33,6 +35,7 @@ def random_logits(*shape, seed=0, scale=4.0) -> torch.Tensor:
     return scale * torch.randn(*shape, generator=torch.Generator().manual_seed(seed))
 
 
+@lru_cache(maxsize=8)
 @torch.no_grad()
 def greedy_steps(model, tokenizer, prompt: str, n: int) -> tuple[list[int], torch.Tensor]:
     """A greedy continuation and the logits of each of its steps, `[n, vocab]`, from the test's own
@@ -110,20 +113,31 @@ def continuation_cases(model, tokenizer) -> dict:
             "one_token_prompt": ("Hi", tokenizer(" there, how are you?").input_ids)}
 
 
+@torch.no_grad()
+def scored_by_model(model, tokenizer, prompt: str, ids: list[int]) -> torch.Tensor:
+    """The live check: one forward pass over prompt + ids, log_softmax of the rows that predict
+    each continuation token, `[len(ids)]` (the test's own, independent of the code under test)."""
+    prompt_ids = tokenizer(prompt).input_ids
+    full = torch.tensor([prompt_ids + list(ids)], device=model.device)
+    rows = model(input_ids=full).logits[0, len(prompt_ids) - 1:-1].float()
+    return torch.log_softmax(rows, dim=-1).gather(-1, full[0, len(prompt_ids):, None]).squeeze(-1)
+
+
 @pytest.mark.points(3)
 @pytest.mark.parametrize("case", ["greedy", "surprises", "one_token_prompt"])
-def test_continuation_logprobs_matches_reference(impl, ref, model, tokenizer, tol, case):
+def test_continuation_logprobs_matches_reference(impl, expected, model, tokenizer, tol, case):
     prompt, ids = continuation_cases(model, tokenizer)[case]
-    want = ref.logprobs.continuation_logprobs(model, tokenizer, prompt, ids)
+    want = expected(lambda ref: ref.logprobs.continuation_logprobs(model, tokenizer, prompt, ids),
+                    oracle=lambda: scored_by_model(model, tokenizer, prompt, ids), tol=tol.logprob)
     got = impl.logprobs.continuation_logprobs(model, tokenizer, prompt, ids)
     expect_close(got, want, tol.logprob, f"continuation_logprobs({prompt!r}, {len(ids)} ids {ids[:4]}...)",
                  OFF_BY_ONE_HINT)
 
 
 @pytest.mark.points(2)
-def test_continuation_logprobs_equal_each_steps_log_softmax(impl, ref, model, tokenizer, tol):
+def test_continuation_logprobs_equal_each_steps_log_softmax(impl, model, tokenizer, tol):
     ids, step_logits = greedy_steps(model, tokenizer, PLAIN, 8)
-    want = ref.logprobs.token_logprobs(step_logits, ids)
+    want = torch.log_softmax(step_logits, dim=-1).gather(-1, torch.tensor(ids, device=model.device)[:, None])[:, 0]
     got = impl.logprobs.continuation_logprobs(model, tokenizer, PLAIN, ids)
     expect_close(got, want, tol.logprob,
                  f"continuation_logprobs({PLAIN!r}, its 8-token greedy continuation) vs the log-softmax of "
@@ -171,9 +185,17 @@ def test_continuation_logprobs_empty_prompt_raises(impl, model, tokenizer):
 # ----------------------------------------------------------------------------------------------
 # perplexity
 
+@torch.no_grad()
+def perplexity_from_loss(model, tokenizer, text: str) -> float:
+    """The live check: exp of the model's own mean loss over the text, `labels=ids`."""
+    ids = tokenizer(text, return_tensors="pt").input_ids.to(model.device)
+    return torch.exp(model(input_ids=ids, labels=ids).loss).item()
+
+
 @pytest.mark.points(3)
-def test_perplexity_matches_reference(impl, ref, model, tokenizer, tol):
-    want = ref.logprobs.perplexity(model, tokenizer, TEXTS)
+def test_perplexity_matches_reference(impl, expected, model, tokenizer, tol):
+    want = expected(lambda ref: ref.logprobs.perplexity(model, tokenizer, TEXTS),
+                    oracle=lambda: [perplexity_from_loss(model, tokenizer, text) for text in TEXTS], tol=tol.logprob)
     got = impl.logprobs.perplexity(model, tokenizer, TEXTS)
     what = f"perplexity({len(TEXTS)} texts, '{TEXTS[0]}', ...)"
     expect_type(got, list, what, "return a list with one float per text")

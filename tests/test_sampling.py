@@ -124,13 +124,16 @@ class CountMultinomial(TorchFunctionMode):
 # softmax_with_temperature
 
 @pytest.mark.points(3)
-def test_softmax_with_temperature_matches_reference(impl, ref, tol, device):
+def test_softmax_with_temperature_matches_reference(impl, expected, tol, device):
     for shape in ((50,), (4, 50), (2, 3, 20)):
         logits = random_logits(*shape, device=device)
         for t in TEMPERATURES:
             what = f"softmax_with_temperature(logits of shape {list(shape)}, {t!r})"
-            expect_close(impl.sampling.softmax_with_temperature(logits.clone(), t),
-                         ref.sampling.softmax_with_temperature(logits, t), tol.prob, what,
+            # live check: transformers' temperature warper, then torch.softmax
+            want = expected(lambda ref: ref.sampling.softmax_with_temperature(logits, t),
+                            oracle=lambda: torch.softmax(TemperatureLogitsWarper(float(t))(None, logits), dim=-1),
+                            tol=tol.prob)
+            expect_close(impl.sampling.softmax_with_temperature(logits.clone(), t), want, tol.prob, what,
                          "exp(logits / T) normalised over the LAST dimension; T divides the logits, "
                          "never the probabilities")
 
@@ -285,13 +288,15 @@ def test_entropy_zero_probabilities(impl, tol, device):
 
 
 @pytest.mark.points(2)
-def test_entropy_matches_reference(impl, ref, tol, device):
+def test_entropy_matches_reference(impl, expected, tol, device):
     probs = torch.softmax(random_logits(5, 30, seed=4, device=device), dim=-1)
     probs[:, ::3] = 0  # some exact zeros
     probs = probs / probs.sum(dim=-1, keepdim=True)
     for p in (probs, probs.reshape(5, 3, 10).softmax(dim=-1), probs[0]):
         what = f"entropy(probabilities of shape {list(p.shape)})"
-        expect_close(impl.sampling.entropy(p), ref.sampling.entropy(p), tol.logprob, what,
+        # live check: the test's own entropy, in float64
+        want = expected(lambda ref: ref.sampling.entropy(p), oracle=lambda: nats(p).float(), tol=tol.logprob)
+        expect_close(impl.sampling.entropy(p), want, tol.logprob, what,
                      "-sum p log p over the LAST dimension only: one entropy per row")
     expect_close(impl.sampling.entropy(probs), torch.distributions.Categorical(probs=probs).entropy(), tol.logprob,
                  "entropy(probabilities [5, 30]) vs torch.distributions.Categorical(probs).entropy()")
@@ -331,9 +336,9 @@ def test_top_k_filter_ties(impl, device):
 @given(rows=st.integers(1, 12).flatmap(lambda v: st.lists(st.lists(st.integers(-3, 3), min_size=v, max_size=v),
                                                           min_size=1, max_size=4)),
        k=st.integers(1, 14))
-def test_top_k_filter_matches_reference(tol, impl, ref, rows, k):
+def test_top_k_filter_random_ties_match_transformers(tol, impl, rows, k):
     logits = torch.tensor(rows, dtype=torch.float32)
-    expect_same(impl.sampling.top_k_filter(logits.clone(), k), ref.sampling.top_k_filter(logits, k),
+    expect_same(impl.sampling.top_k_filter(logits.clone(), k), TopKLogitsWarper(k)(None, logits),
                  f"top_k_filter({rows}, {k})", "keep the logits >= the k-th largest of each row; k above "
                                                "the vocabulary keeps everything")
 
@@ -418,12 +423,12 @@ def test_top_p_filter_ties(impl, device):
 @given(rows=st.integers(1, 12).flatmap(lambda v: st.lists(st.lists(st.integers(-3, 3), min_size=v, max_size=v),
                                                           min_size=1, max_size=4)),
        p=st.floats(0.01, 1.0))
-def test_top_p_filter_matches_reference(tol, impl, ref, rows, p):
+def test_top_p_filter_random_ties_match_transformers(tol, impl, rows, p):
     logits = torch.tensor(rows, dtype=torch.float32)
     # A cumulative probability within float rounding of 1 - p can go either way; those are skipped.
     cumulative = logits.sort(dim=-1).values.softmax(dim=-1).cumsum(dim=-1)
     assume(not ((cumulative - (1 - p)).abs() < 1e-5).any())
-    expect_same(impl.sampling.top_p_filter(logits.clone(), p), ref.sampling.top_p_filter(logits, p),
+    expect_same(impl.sampling.top_p_filter(logits.clone(), p), TopPLogitsWarper(p)(None, logits),
                  f"top_p_filter({rows}, {p!r})", TOP_P_HINT)
 
 
@@ -450,27 +455,35 @@ SAMPLING_SETTINGS = [  # (temperature, top_k, top_p)
 ]
 
 
+def warped_draws(logits: torch.Tensor, temperature, generator, top_k=None, top_p=None) -> torch.Tensor:
+    """The live check: transformers' warpers, softmax, one torch.multinomial draw, `[batch]`."""
+    return torch.multinomial(warped_probs(logits, temperature, top_k, top_p), 1, generator=generator).squeeze(-1)
+
+
 @pytest.mark.points(4)
-def test_sample_next_token_matches_reference_draws(impl, ref, device):
+def test_sample_next_token_matches_reference_draws(impl, expected, device):
     logits = random_logits(16, 64, seed=10, device=device)
     for t, k, p in SAMPLING_SETTINGS:
         what = f"sample_next_token(logits [16, 64], {t!r}, generator seeded 1234, top_k={k}, top_p={p})"
+        want = expected(lambda ref: ref.sampling.sample_next_token(logits, t, seeded(device), top_k=k, top_p=p),
+                        oracle=lambda: warped_draws(logits, t, seeded(device), k, p))
         got = impl.sampling.sample_next_token(logits.clone(), t, seeded(device), top_k=k, top_p=p)
         check_draws(got, 16, 64, device, what)
-        want = ref.sampling.sample_next_token(logits, t, seeded(device), top_k=k, top_p=p)
         expect_same(got, want, what, "divide by T, then top-k, then top-p, torch.softmax, and ONE "
                                       "torch.multinomial(probs, 1, generator=generator) for the whole batch")
 
 
 @pytest.mark.points(2)
-def test_sample_next_token_model_logits_match_reference(impl, ref, model, tokenizer, device):
+def test_sample_next_token_model_logits_match_reference(impl, expected, model, tokenizer, device):
     logits = model_logits(model, tokenizer).repeat(4, 1)  # [12, vocab]
     for t, k, p in ((0.7, 50, 0.9), (1.0, None, None), (1.5, None, 0.95)):
         what = f"sample_next_token(the model's logits [12, vocab], {t}, seeded generator, top_k={k}, top_p={p})"
+        want = expected(lambda ref: ref.sampling.sample_next_token(logits, t, seeded(logits.device, 7), top_k=k,
+                                                                   top_p=p),
+                        oracle=lambda: warped_draws(logits, t, seeded(logits.device, 7), k, p))
         got = impl.sampling.sample_next_token(logits.clone(), t, seeded(logits.device, 7), top_k=k, top_p=p)
         check_draws(got, 12, logits.shape[-1], logits.device, what)
-        expect_same(got, ref.sampling.sample_next_token(logits, t, seeded(logits.device, 7), top_k=k, top_p=p),
-                     what, "the same random state must give the same tokens as generate(do_sample=True)")
+        expect_same(got, want, what, "the same random state must give the same tokens as generate(do_sample=True)")
 
 
 # Sampling frequencies against softmax(z / T): a chi-square goodness-of-fit test. With a fixed

@@ -49,7 +49,7 @@ CASES = {
     "forges_results_channel": Expect(ALL, "did not sign"),
     "patches_checks": Expect(ALL, "replaced"),
     "patches_torch": Expect(ALL, "replaced torch"),
-    "patches_reference": Expect(ALL, "replaced solutions.tokenization.batch_encode"),
+    "patches_recordings": Expect(ALL, "replaced grader.expectations.Expected.__call__"),
     "patches_pytest_runner": Expect(ALL, "replaced _pytest.runner.CallInfo.from_call"),
     "registers_pytest_plugin": Expect(ALL, "pytest's plugins or hooks"),
     "hunts_key_with_gc": Expect(ALL, "grader's memory"),
@@ -57,6 +57,11 @@ CASES = {
     "disables_timeout_with_settrace": Expect(ALL, "trace function"),
     "ships_kit_files": Expect(ALL, "not implemented"),
     "imports_reference": Expect(ALL, "imports the reference solutions"),
+    # The reference is never loaded in the grading process, nor readable from the submission.
+    "borrows_reference_from_sys_modules": Expect(ALL, "KeyError"),
+    "imports_reference_by_computed_name": Expect(ALL, "open the kit's file"),
+    "reads_reference_source": Expect(ALL, "open the kit's file"),
+    "loads_reference_with_ctypes": Expect(ALL, "load a C library"),
 }
 DETERMINISM = HERE / "wrong" / "tokenization" / "right_padding.py"
 

@@ -1,0 +1,145 @@
+"""Recorded expectations (grader/expectations.py): every recording belongs to a graded test, a
+stale recording fails `make test` with one line, grading uses the recordings, the live checks
+grade the reference full marks where no recording applies, and a test with neither leaves its
+exercise's total."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from grader.expectations import COMMON, FOLDER, key_of
+from grader.points import TOTAL
+from grader.run import grade
+from grader.submission import REPO, SOLUTIONS_DIR
+
+pytestmark = pytest.mark.kit
+
+TESTS = REPO / "tests"
+RECORDINGS = TESTS / FOLDER
+KIT_MODELS = ("tiny", "default")
+
+
+def pytest_in(folder: Path, *args: str) -> subprocess.CompletedProcess:
+    """Plain pytest with the kit's plugin on test files outside the kit (a copy, or hidden tests)."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(TESTS), str(REPO)])}
+    return subprocess.run([sys.executable, "-m", "pytest", "-p", "grader.plugin", "-c", str(REPO / "pyproject.toml"),
+                           f"--rootdir={folder}", "-q", "--device", "cpu", *args], cwd=folder, env=env,
+                          capture_output=True, text=True, timeout=600)
+
+
+def test_every_recording_belongs_to_a_graded_test():
+    proc = subprocess.run([sys.executable, "-m", "pytest", "--collect-only", "-q", "-m", "points",
+                           "--ignore", str(TESTS / "kit"), "--submission", str(SOLUTIONS_DIR),
+                           "--model", ",".join(KIT_MODELS), str(TESTS)],
+                          cwd=REPO, capture_output=True, text=True, timeout=300)
+    collected = {line for line in proc.stdout.splitlines() if "::" in line}
+    assert len(collected) > 100, proc.stdout[-1000:]
+    keys = set()
+    for nodeid in collected:
+        file, _, name = nodeid.partition("::")
+        model = next((m for m in KIT_MODELS if f"[{m}" in name), None)
+        keys.add((Path(file).stem, model, key_of(type("Item", (), {"name": name}), model)))
+    for folder in [*KIT_MODELS, COMMON]:
+        files = sorted((RECORDINGS / folder).glob("test_*.json"))
+        assert files, f"no recordings for {folder}: run make expectations"
+        for path in files:
+            data = json.loads(path.read_text())
+            assert data["header"]["device"] == "cpu" and data["header"]["versions"]["torch"]
+            model = None if folder == COMMON else folder
+            unknown = [key for key in data["tests"] if (path.stem, model, key) not in keys]
+            assert not unknown, f"{path}: recordings of tests that do not exist (run make expectations): {unknown}"
+
+
+@pytest.fixture
+def copied_tests(tmp_path) -> Path:
+    """A copy of the tokenisation tests and their tiny-model recordings."""
+    folder = tmp_path / "tests"
+    folder.mkdir()
+    for name in ("test_tokenization.py", "checks.py", "counting.py"):
+        shutil.copy(TESTS / name, folder / name)
+    (folder / FOLDER / "tiny").mkdir(parents=True)
+    shutil.copy(RECORDINGS / "tiny" / "test_tokenization.json", folder / FOLDER / "tiny")
+    return folder
+
+
+def alter_batch_recording(folder: Path) -> None:
+    """Put another pad id in the recorded batch of test_batch_encode_matches_reference."""
+    path = folder / FOLDER / "tiny" / "test_tokenization.json"
+    data = json.loads(path.read_text())
+    (batch,) = data["tests"]["test_batch_encode_matches_reference"]
+    ids = batch["dict"]["input_ids"]["values"]
+    ids[0][0] += 1
+    path.write_text(json.dumps(data))
+
+
+def test_a_stale_recording_fails_make_test_with_one_line(copied_tests):
+    select = ("-k", "batch_encode_matches_reference", "--model", "tiny")
+    proc = pytest_in(copied_tests, str(copied_tests / "test_tokenization.py"), "--submission", str(SOLUTIONS_DIR), *select)
+    assert proc.returncode == 0, proc.stdout[-2000:]  # the copy as it is: the reference matches it
+
+    alter_batch_recording(copied_tests)
+    proc = pytest_in(copied_tests, str(copied_tests / "test_tokenization.py"), "--submission", str(SOLUTIONS_DIR), *select)
+    assert proc.returncode == 1
+    assert ("recording stale: value 1 of test_batch_encode_matches_reference in" in proc.stdout
+            and "differs from the reference's: run make expectations" in proc.stdout), proc.stdout[-2000:]
+
+    # what grading does: compare with the (altered) recording, so the reference now fails there
+    proc = pytest_in(copied_tests, str(copied_tests / "test_tokenization.py"), "--submission", str(SOLUTIONS_DIR),
+                     "--expectations", "recorded", *select)
+    assert proc.returncode == 1 and "batch_encode" in proc.stdout
+
+    (copied_tests / FOLDER / "tiny" / "test_tokenization.json").unlink()
+    proc = pytest_in(copied_tests, str(copied_tests / "test_tokenization.py"), "--submission", str(SOLUTIONS_DIR), *select)
+    assert proc.returncode == 1 and "recording stale: no recording for model tiny" in proc.stdout, proc.stdout[-2000:]
+
+
+def test_live_checks_grade_the_reference_full_marks():
+    """Where no recording applies (another model, CUDA), transformers' own pieces stand in; they
+    agree with the reference (on the tiny model here, so that this runs in seconds)."""
+    result = grade(SOLUTIONS_DIR, model="tiny", device="cpu", jobs=2, expectations="live")
+    failed = [(t.nodeid, t.message) for e in result.exercises for t in e.tests if t.outcome != "passed"]
+    assert not failed and result.total == pytest.approx(TOTAL)
+    sources = {t.expectations for e in result.exercises for t in e.tests if t.expectations}
+    assert sources == {"live (--expectations live)"}
+
+
+HIDDEN = '''
+import pytest
+
+from checks import expect_equal
+
+pytestmark = pytest.mark.tokenization
+
+
+@pytest.mark.points(5)
+def test_hidden_compares_with_the_reference_only(impl, expected, tokenizer):
+    want = expected(lambda ref: ref.tokenization.encode(tokenizer, "Seen by nobody"))
+    expect_equal(impl.tokenization.encode(tokenizer, "Seen by nobody"), want, "encode('Seen by nobody')")
+'''
+
+
+def test_a_test_with_no_recording_and_no_live_check_leaves_the_total(tmp_path):
+    hidden = tmp_path / "hidden"
+    hidden.mkdir()
+    (hidden / "test_hidden_tokens.py").write_text(HIDDEN)
+    result = grade(SOLUTIONS_DIR, model="tiny", device="cpu", exercises=["tokenization"], extra_tests=hidden)
+    ex = result.exercise("tokenization")
+    (skipped,) = [t for t in ex.tests if t.hidden]
+    assert skipped.outcome == "skipped" and "no live check" in skipped.message and skipped.max_score == 0
+    assert ex.earned == pytest.approx(ex.share), "the other tests share the exercise's points"
+    assert "1 test(s) not graded here" in ex.note and "left out" in ex.note
+
+    # recorded for the tiny model (what `python -m grader record --extra-tests` does), it is graded
+    proc = pytest_in(hidden, str(hidden), "--submission", str(SOLUTIONS_DIR), "--model", "tiny",
+                     "--expectations", "record")
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    assert (hidden / FOLDER / "tiny" / "test_hidden_tokens.json").exists()
+    result = grade(SOLUTIONS_DIR, model="tiny", device="cpu", exercises=["tokenization"], extra_tests=hidden)
+    (graded,) = [t for t in result.exercise("tokenization").tests if t.hidden]
+    assert graded.outcome == "passed" and graded.expectations == "recorded"
