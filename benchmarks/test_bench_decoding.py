@@ -1,14 +1,16 @@
 """Decoding speed, in new tokens per second: greedy and sampled decoding against transformers'
-`generate()`, a batch of 8 samples against 8 single runs, and the KV cache against re-reading the
-whole sequence at every step (16 to 128 new tokens: linear against quadratic growth)."""
+`generate()`, a batch of 8 samples against 8 single runs, beam search (4 beams) against
+`generate(num_beams=4)`, and the KV cache against re-reading the whole sequence at every step (16 to
+128 new tokens: linear against quadratic growth)."""
 import pytest
 import torch
 
-from baselines import generate_greedy, generate_samples, uncached_greedy
+from baselines import eos_ids, generate_greedy, generate_samples, prompt_ids, uncached_greedy, until_eos
 from bench import NEW_TOKENS, PROMPT, ROUNDS, SLOW_ROUNDS, measure, pick
 
 TEMPERATURE, TOP_K, TOP_P, SEED = 0.8, 50, 0.95, 0
 SAMPLES = 8
+BEAMS = 4
 CACHE_LENGTHS = [16, 32, 64, 128]
 
 
@@ -66,6 +68,33 @@ def test_eight_samples(benchmark, warm_lm, impl, ref, who):
     else:
         measure(benchmark, lambda: sample(SAMPLES, SEED), unit="tokens", work=tokens_in,
                 label=f"{who}, num_samples=8 in one call")
+
+
+@torch.inference_mode()
+def generate_beams(model, tokenizer, prompt: str, max_new_tokens: int, num_beams: int) -> list[int]:
+    """`model.generate(num_beams=..., do_sample=False)`: the best sequence's new ids, as `beam_search`
+    returns them."""
+    ids = prompt_ids(model, tokenizer, prompt)
+    out = model.generate(input_ids=ids, attention_mask=torch.ones_like(ids), do_sample=False, num_beams=num_beams,
+                         max_new_tokens=max_new_tokens)
+    return until_eos(out[0, ids.shape[1]:].tolist(), eos_ids(model, tokenizer))
+
+
+@pytest.mark.benchmark(group=f"beam search x{BEAMS}")
+@pytest.mark.parametrize("who", ["generate", "reference", "submission"])
+def test_beam_search(benchmark, warm_lm, impl, ref, who):
+    """num_beams=4 rows per forward pass, the cache reordered every step; work: the best sequence's new
+    tokens (both stop at the same step, as the graded tests check)."""
+    model, tokenizer = warm_lm.model, warm_lm.tokenizer
+    code = None if who == "generate" else pick(who, impl, ref)
+
+    def run():
+        if code is None:
+            return generate_beams(model, tokenizer, PROMPT, NEW_TOKENS, BEAMS)
+        return code.beam_search.beam_search(model, tokenizer, PROMPT, NEW_TOKENS, BEAMS)[0][0]
+
+    measure(benchmark, run, unit="tokens", work=len, baseline=code is None, label=f"{who}, num_beams={BEAMS}",
+            num_beams=BEAMS)
 
 
 @pytest.mark.parametrize("cached", [False, True], ids=["uncached", "cached"])

@@ -3,15 +3,16 @@
 Do NOT call `model.generate` here (the grader checks): the point is to write the loop yourself.
 
 The loop: the first forward pass reads the whole prompt; each later pass reads only the newest
-token, because the KV cache remembers the keys and values of everything read before:
+token, because the KV cache remembers the keys and values of everything read before. In
+transformers 5.24 a forward pass takes the cache as `cache=` (with `use_cache=True`) and returns
+the updated one as `out.cache` beside `out.logits` (`past_key_values` is the deprecated name);
+`logits_to_keep=1` computes logits for the last position only, as `generate()` does.
 
-    out = model(input_ids=step_input, cache=cache, use_cache=True)
-    cache = out.cache            # hand it to the next step
-    logits = out.logits[:, -1]   # [batch, vocab]: the scores of the next token
-
-(transformers 5.24 names the cache `cache=` / `out.cache`; `past_key_values` is the deprecated
-name.) Passing `logits_to_keep=1` makes the model compute logits only for the last position,
-as `generate()` does.
+Repetition penalty (both functions take `repetition_penalty=`): before choosing, pass each step's
+float32 logits through your `repetition_penalty(logits, ids so far, penalty)` from Task 3 (`from
+.sampling import repetition_penalty as penalise`: the keyword argument has the same name), with
+the ids so far = the prompt AND every new token, `[batch, prompt_len + steps]`, as generate()
+does. It comes first: the temperature, top-k and top-p work on the penalised logits.
 
 End of sequence: stop on the ids `generate()` stops on, `model.generation_config.eos_token_id`
 (an int or a list of ints; for SmolLM2 it is 2, "<|im_end|>"). The padding id written after a
@@ -25,7 +26,8 @@ from __future__ import annotations
 import torch
 
 
-def greedy_decode(model, tokenizer, prompt: str, max_new_tokens: int) -> list[int]:
+def greedy_decode(model, tokenizer, prompt: str, max_new_tokens: int, *,
+                  repetition_penalty: float | None = None) -> list[int]:
     """Always take the most likely next token, for up to `max_new_tokens` steps.
 
     What to compute:
@@ -40,19 +42,23 @@ def greedy_decode(model, tokenizer, prompt: str, max_new_tokens: int) -> list[in
         - After the first step feed only the new token, `[1, 1]`, with the cache; feeding the
           whole sequence again with the cache reads the prompt twice.
         - The result must equal `model.generate(**inputs, do_sample=False,
-          max_new_tokens=max_new_tokens)` without the prompt, EOS included.
+          max_new_tokens=max_new_tokens, repetition_penalty=repetition_penalty or 1.0)` without
+          the prompt, EOS included.
+        - The repetition penalty covers the prompt's ids too, not only the new ones.
 
     Args:
         model: a causal LM in eval mode. Do not modify it.
         tokenizer: its tokenizer. Do not modify it.
         prompt: the text to continue (plain text, or a chat-template string).
         max_new_tokens: an int >= 0; 0 gives [].
+        repetition_penalty: None (or 1.0) for no penalty; else a finite number > 0.
 
     Returns:
         The new token ids (the prompt not included), ending with the EOS id if one was produced.
 
     Raises:
-        ValueError: `prompt` encodes to no tokens, or `max_new_tokens` is not an int >= 0.
+        ValueError: `prompt` encodes to no tokens, `max_new_tokens` is not an int >= 0, or the
+            repetition penalty is not a finite number > 0.
 
     Checked by: pytest -m decoding
         tests/test_decoding.py::test_greedy_decode_matches_reference
@@ -63,6 +69,10 @@ def greedy_decode(model, tokenizer, prompt: str, max_new_tokens: int) -> list[in
         tests/test_decoding.py::test_greedy_decode_bad_input_raises
         tests/test_decoding.py::test_greedy_decode_uses_the_kv_cache
         tests/test_decoding.py::test_sample_decode_top_k_1_is_greedy (compares with greedy_decode)
+        tests/test_decoding.py::test_greedy_decode_repetition_penalty_matches_reference
+        tests/test_decoding.py::test_greedy_decode_repetition_penalty_covers_the_prompt
+        tests/test_decoding.py::test_greedy_decode_repetition_penalty_one_changes_nothing
+        tests/test_decoding.py::test_decoding_bad_repetition_penalty_raises
         and every graded test in tests/test_decoding.py fails if model.generate is called
     """
     raise NotImplementedError("greedy_decode: loop forward passes with a KV cache, append the "
@@ -71,31 +81,28 @@ def greedy_decode(model, tokenizer, prompt: str, max_new_tokens: int) -> list[in
 
 def sample_decode(model, tokenizer, prompt: str, max_new_tokens: int, temperature: float,
                   generator: torch.Generator | None, *, top_k: int | None = None,
-                  top_p: float | None = None, num_samples: int = 1) -> list[list[int]]:
+                  top_p: float | None = None, num_samples: int = 1,
+                  repetition_penalty: float | None = None) -> list[list[int]]:
     """Sample `num_samples` continuations of `prompt`, all together as one batch.
 
-    With `generator` seeded `s`, the result must equal
-        torch.manual_seed(s); model.generate(**inputs, do_sample=True, temperature=float(T),
-            top_k=top_k or 0, top_p=top_p or 1.0, num_return_sequences=num_samples,
-            max_new_tokens=max_new_tokens)
-    with each row cut after its first EOS.
+    With `generator` seeded `s`, it draws exactly what `model.generate(do_sample=True,
+    num_return_sequences=num_samples, ...)` draws after `torch.manual_seed(s)` with the same
+    settings, each row cut after its first EOS (the exact call: `python -m grader hint
+    decoding.sample_decode --level 3`).
 
-    What to compute:
-        1. the prompt ids repeated `num_samples` times: `[num_samples, prompt_len]` (every row
-           has the same length, so no padding is needed);
-        2. at each step: one forward pass with the cache for the whole batch, then one draw per
-           row with `sample_next_token` (you may reuse yours:
-           `from .sampling import sample_next_token`);
-        3. a row that has already produced EOS gets the pad id instead of its draw;
-        4. stop when every row has produced EOS, or after `max_new_tokens` steps;
-        5. return one list per row, cut right after its first EOS (EOS kept, padding dropped).
+    What to compute: all samples as ONE batch (`[num_samples, prompt_len]`: the same prompt in
+    every row, so no padding), one forward pass with the cache per step for the whole batch, one
+    draw per step with YOUR `sample_next_token` from Task 3 (`from .sampling import
+    sample_next_token`; the grader checks that you reuse it), the repetition penalty first if one
+    is given. A finished row's draw is replaced by the pad id; stop when every row has ended or
+    after `max_new_tokens` steps; each row's list ends right after its first EOS.
 
     Pitfalls:
         - Finished rows must STILL take part in every draw (then be overwritten with the pad
           id): `torch.multinomial` draws for all rows at once, so leaving a row out shifts the
           random numbers of every later draw and the samples stop matching generate().
-        - Check the arguments before the loop: with `max_new_tokens=0` a bad temperature must
-          still raise.
+        - Check the arguments before the loop: with `max_new_tokens=0` a bad temperature,
+          top_k or top_p must still raise.
 
     Args:
         model, tokenizer, prompt, max_new_tokens: as for `greedy_decode`.
@@ -103,13 +110,16 @@ def sample_decode(model, tokenizer, prompt: str, max_new_tokens: int, temperatur
         generator: a `torch.Generator` on the model's device (None: torch's global one).
         top_k, top_p: optional filters, as in `sample_next_token`.
         num_samples: how many continuations, an int >= 1.
+        repetition_penalty: None (or 1.0) for no penalty; else a finite number > 0, applied to
+            each row's logits with that row's ids so far (prompt, draws, and the pad ids written
+            once it has finished, as generate() does).
 
     Returns:
         `num_samples` lists of new token ids; `max_new_tokens=0` gives `num_samples` empty lists.
 
     Raises:
         ValueError: empty prompt, `max_new_tokens` < 0, `num_samples` < 1, or a bad
-            temperature, top_k or top_p.
+            temperature, top_k, top_p or repetition penalty.
 
     Checked by: pytest -m decoding
         tests/test_decoding.py::test_sample_decode_matches_reference
@@ -121,7 +131,10 @@ def sample_decode(model, tokenizer, prompt: str, max_new_tokens: int, temperatur
         tests/test_decoding.py::test_sample_decode_top_k_1_is_greedy
         tests/test_decoding.py::test_sample_decode_uses_the_kv_cache_in_one_batch
         tests/test_decoding.py::test_sample_decode_zero_new_tokens
+        tests/test_decoding.py::test_sample_decode_calls_your_sample_next_token
         tests/test_decoding.py::test_sample_decode_bad_arguments_raise
+        tests/test_decoding.py::test_sample_decode_repetition_penalty_matches_reference
+        tests/test_decoding.py::test_decoding_bad_repetition_penalty_raises
     """
     raise NotImplementedError("sample_decode: one batch of num_samples rows, sample every row at "
                               "every step, pad finished rows. Task 4.2 - run: pytest -m decoding")

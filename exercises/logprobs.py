@@ -54,6 +54,14 @@ def continuation_logprobs(model, tokenizer, prompt: str, continuation_ids) -> to
     Pitfall: the off-by-one. Continuation token j sits at position P + j, so the logits that
         predict it are at position P + j - 1: rows P - 1 .. P + N - 2, not P .. P + N - 1.
 
+    The boundary between prompt and continuation: the continuation is given as ids, exactly as
+    the model produced them (e.g. by `greedy_decode` or sampling), and scored as they are. Never
+    decode them to text and tokenize again: a sampled continuation need not be the tokenizer's own
+    split of its text (' surprises' may come as ' surprise' + 's'), and re-tokenising scores other
+    tokens. To score a continuation given as TEXT, do as evaluation harnesses do: tokenize
+    `prompt + text` once and take as the continuation the ids after the prompt's own ids
+    (`tokenizer(prompt)`), with any leading space kept on the continuation's first word.
+
     For a greedy continuation this equals `model.compute_transition_scores(out.sequences,
     out.scores, normalize_logits=True)` of `generate(..., output_scores=True,
     return_dict_in_generate=True)` to within about 1e-3.
@@ -85,7 +93,8 @@ def perplexity(model, tokenizer, texts: list[str]) -> list[float]:
     """Perplexity of each text: exp(mean negative log-likelihood of its tokens 2..n).
 
     What to compute, in ONE forward pass over the whole batch:
-        1. the ids of each text on its own, as `tokenizer(text)` gives them;
+        1. the ids of each text on its own, as `tokenizer(text)` gives them (add no BOS token of
+           your own: the first token is whatever the tokenizer gives, and it is never scored);
         2. pad them to one `[batch, longest]` LongTensor, with an `attention_mask` (1 = real
            token, 0 = padding). Build the padding yourself: do not change the tokenizer's
            `padding_side` or `pad_token`;

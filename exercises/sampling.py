@@ -13,8 +13,8 @@ import torch
 def softmax_with_temperature(logits: torch.Tensor, temperature: float) -> torch.Tensor:
     """Softmax of `logits / temperature` over the last dimension.
 
-    What to compute: p_i = exp(z_i / T) / sum_j exp(z_j / T), written out yourself
-    (exp, sum, divide), not with `torch.softmax`.
+    What to compute: p_i = exp(z_i / T) / sum_j exp(z_j / T). Writing it out (exp, sum, divide)
+    teaches the pitfall below; `torch.softmax` gives the same result.
 
     Pitfalls:
         - The temperature divides the LOGITS, never the probabilities.
@@ -108,16 +108,15 @@ def top_p_filter(logits: torch.Tensor, p: float) -> torch.Tensor:
     """Nucleus filter: keep the smallest set of most likely tokens whose probability reaches `p`.
 
     Must give the same result as transformers' `TopPLogitsWarper(p)` (min_tokens_to_keep=1),
-    ties included. The warper's recipe: sort the logits in ASCENDING order, softmax, cumulative
-    sum; drop the sorted positions whose cumulative probability is <= 1 - p; never drop the most
-    likely token; scatter the drop mask back to vocabulary order; set dropped logits to -inf.
+    ties and totals that land exactly on p included.
 
     Pitfalls:
         - The token whose probability makes the total CROSS p is kept: with probabilities
           0.5, 0.3, 0.2 and p = 0.6, both 0.5 and 0.3 stay.
         - The most likely token always stays, even for a tiny p.
-        - Ties: follow the recipe above (sort ascending, compare with 1 - p) to break ties as
-          transformers does; sorting descending and comparing with p can keep a different set.
+        - Ties and exact boundaries: two tokens of equal probability may straddle the cut, and
+          a running total may equal p exactly; which one stays depends on how you decide. Decide
+          as the warper does (`python -m grader hint sampling.top_p_filter --level 2`).
         - Return a new tensor; the caller's logits must not change.
 
     Args:
@@ -135,6 +134,7 @@ def top_p_filter(logits: torch.Tensor, p: float) -> torch.Tensor:
         tests/test_sampling.py::test_top_p_filter_keeps_crossing_token
         tests/test_sampling.py::test_top_p_filter_keeps_most_likely
         tests/test_sampling.py::test_top_p_filter_ties
+        tests/test_sampling.py::test_top_p_filter_exact_boundaries
         tests/test_sampling.py::test_top_p_filter_random_ties_match_transformers
         tests/test_sampling.py::test_top_p_filter_does_not_modify_input
         tests/test_sampling.py::test_top_p_filter_bad_p_raises
@@ -147,19 +147,15 @@ def sample_next_token(logits: torch.Tensor, temperature: float, generator: torch
                       top_k: int | None = None, top_p: float | None = None) -> torch.Tensor:
     """Draw one next token per row, exactly as `generate(do_sample=True)` does.
 
-    What to compute, in this order (transformers' order):
-        1. scores = logits as float32, divided by `temperature`;
-        2. if `top_k` is set (not None, not 0): `top_k_filter(scores, top_k)`;
-        3. if `top_p` is set (not None, below 1): `top_p_filter(scores, top_p)`;
-        4. probs = `torch.softmax(scores, dim=-1)`;
-        5. ONE batched draw for all rows: `torch.multinomial(probs, 1, generator=generator)`,
-           then drop the last dimension.
+    What to compute, in transformers' order: the temperature (on float32 logits), then top-k
+    (when set: not None, not 0), then top-p (when set: not None, below 1), then the softmax, then
+    ONE batched `torch.multinomial` draw for all rows with the `generator` you are given.
 
     Pitfalls:
         - Filter AFTER the temperature: top-p depends on how sharp the distribution is.
-        - Use `torch.softmax` in step 4 and a single multinomial call: a loop of one draw per
-          row, or probabilities that differ in the last bit, draw different tokens than
-          generate() for the same seed.
+        - One multinomial call for the whole batch, on probabilities computed as generate()
+          computes them: a loop of one draw per row, or probabilities that differ in the last
+          bit, draw different tokens than generate() for the same seed.
 
     Args:
         logits: `[batch, vocab]` next-token logits.
@@ -188,3 +184,48 @@ def sample_next_token(logits: torch.Tensor, temperature: float, generator: torch
     """
     raise NotImplementedError("sample_next_token: temperature, then top-k, then top-p, then one "
                               "torch.multinomial draw. Task 3.5 - run: pytest -m sampling")
+
+
+def repetition_penalty(logits: torch.Tensor, generated_ids, penalty: float) -> torch.Tensor:
+    """Make every token already in the sequence less likely, as generate(repetition_penalty=...).
+
+    Must give the same result as transformers' `RepetitionPenaltyLogitsProcessor(penalty)`.
+
+    What to compute, for each row and each token id seen in that row (each id once, however often
+    it occurs):
+        logit > 0  ->  logit / penalty
+        logit < 0  ->  logit * penalty
+    (0 stays 0). With penalty > 1 both move the token towards "less likely"; below 1 makes
+    repeats MORE likely. Recipe: `gather` the seen tokens' logits, `torch.where` on their sign,
+    `scatter` them back into a copy.
+
+    Pitfalls:
+        - Dividing a NEGATIVE logit by the penalty would raise it (-2 / 2 = -1): multiply instead.
+        - A token seen three times is penalised once, not three times.
+        - Row i is penalised for row i's ids only (a batch of continuations that differ).
+        - generate() passes the WHOLE sequence so far, prompt included: in decoding, call it with
+          the prompt ids and the new ids together.
+        - Return a new tensor; the caller's logits must not change.
+
+    Args:
+        logits: `[batch, vocab]` (or `[vocab]`) next-token logits.
+        generated_ids: `[batch, seq]` (or `[seq]`) ids seen so far per row, a LongTensor (or lists).
+        penalty: a finite number > 0 (ints are fine); 1.0 changes nothing.
+
+    Returns:
+        A new tensor shaped like `logits`.
+
+    Raises:
+        ValueError: penalty <= 0, NaN or inf.
+
+    Checked by: pytest -m sampling
+        tests/test_sampling.py::test_repetition_penalty_matches_transformers
+        tests/test_sampling.py::test_repetition_penalty_by_hand
+        tests/test_sampling.py::test_repetition_penalty_rows_use_their_own_ids
+        tests/test_sampling.py::test_repetition_penalty_one_changes_nothing
+        tests/test_sampling.py::test_repetition_penalty_never_favours_seen_tokens
+        tests/test_sampling.py::test_repetition_penalty_does_not_modify_input
+        tests/test_sampling.py::test_repetition_penalty_bad_penalty_raises
+    """
+    raise NotImplementedError("repetition_penalty: divide the positive logits of seen tokens by the penalty, "
+                              "multiply the negative ones. Task 3.6 - run: pytest -m sampling")

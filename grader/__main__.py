@@ -5,7 +5,8 @@
     python -m grader batch DIR [--jobs N] [--out FILE.csv] [--shard K/N] [...]   (grader/batch.py)
     python -m grader merge --out FILE.csv SHARD.csv...                         (grader/batch.py)
     python -m grader record [--model NAME]... [--extra-tests DIR]              (grader/record.py)
-    python -m grader release DIR                                               (grader/release.py)
+    python -m grader release DIR [--hint-levels N]                             (grader/release.py)
+    python -m grader hint MODULE.FUNCTION [--level N]                          (grader/hints.py)
 
 Exit codes: 0 graded (whatever the score), 1 below --min-score, 2 a problem to fix first (one line).
 """
@@ -82,6 +83,10 @@ def main(argv=None) -> int:
         from . import release
 
         return release.main(argv[1:])
+    if argv and argv[0] == "hint":
+        from . import hints
+
+        return hints.main(argv[1:])
     args = parse_args(argv)
 
     def body() -> int:

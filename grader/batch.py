@@ -5,33 +5,93 @@ exercises/, or a copy of the whole kit with its own exercises/ folder (a GitHub 
 in which case only that exercises/ folder is graded. All (student, exercise) pairs share one
 grading worker and at most --jobs test processes at a time (grader/run.py).
 
+Nothing under DIR is skipped silently: each entry that is not graded is named on stderr, and a file
+directly under DIR (``henry.zip``, ``erin.py``) stands for a student who has no folder: that student
+gets a row with 0 points and the reason in their JSON.
+
 The CSV has one row per student: ``submission``, ``total``, then the points of each exercise
 module (grader.points.EXERCISES; empty when --exercise left it out). Beside it, one
 ``<student>.json`` per student in Gradescope's results.json format holds every test's outcome.
 
 ``--shard K/N`` grades every N-th student starting with the K-th (in name order), so a class too
-big for one machine spreads over N CI jobs; ``merge`` joins their CSVs into one.
+big for one machine spreads over N CI jobs; ``merge`` joins their CSVs into one, and with
+``--expect-shards N`` names the shards whose CSV is missing (each CSV in a folder ``shard-K``).
 """
 from __future__ import annotations
 
 import argparse
 import csv
+import re
+import sys
+import zipfile
+from dataclasses import dataclass
 from pathlib import Path
 
 from . import KitError, run_command
 from .points import EXERCISES, SHARES
 
 
-def find_submissions(root: Path) -> list[tuple[str, Path]]:
-    """(student name, folder to grade) for every folder directly under `root`, in name order."""
-    if not root.is_dir():
+@dataclass
+class Student:
+    name: str
+    folder: Path | None  # None: the student uploaded files, not a folder
+    problem: str = ""  # why there is nothing to grade (set for folder None)
+
+
+def _kind(path: Path) -> str:
+    if path.is_dir():
+        return "a folder"
+    if zipfile.is_zipfile(path):
+        return "a zip archive"
+    if path.suffix == ".py":
+        return "a Python file"
+    return "a file"
+
+
+def _what_to_do(path: Path, name: str) -> str:
+    folder = path.parent / name
+    if zipfile.is_zipfile(path):
+        return f"unzip it into {folder}/ and grade again"
+    return f"put the student's files in a folder {folder}/ and grade again"
+
+
+def find_submissions(root: Path) -> tuple[list[Student], list[str]]:
+    """Every student under `root`, in name order: one per folder, and one per other name that only
+    loose files directly under `root` carry (``henry.zip``: henry, with nothing to grade). Also one
+    line per entry that is not graded, saying why."""
+    if not root.exists():
         raise KitError(f"batch folder '{root}' does not exist; pass a folder with one subfolder per student")
-    found = []
-    for child in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith((".", "_"))):
-        found.append((child.name, child / "exercises" if (child / "exercises").is_dir() else child))
-    if not found:
-        raise KitError(f"batch folder '{root}' has no subfolders: put one folder per student in it")
-    return found
+    if not root.is_dir():
+        what = "unzip it and pass the folder" if zipfile.is_zipfile(root) else "pass the folder"
+        raise KitError(f"batch folder '{root}' is {_kind(root)}, not a folder: {what} that holds one subfolder "
+                       f"per student")
+    entries = sorted(root.iterdir())
+    ignored = [p for p in entries if p.name.startswith((".", "_"))]
+    folders = [p for p in entries if p.is_dir() and p not in ignored]
+    loose = [p for p in entries if not p.is_dir() and p not in ignored]
+    if not folders:
+        exercise_files = sorted(p.name for p in loose if p.suffix == ".py" and p.stem in EXERCISES)
+        if exercise_files:
+            raise KitError(f"batch folder '{root}' holds exercise files ({', '.join(exercise_files)}), not one folder "
+                           f"per student: grade one submission with `python -m grader --submission {root}`")
+        if not loose:
+            raise KitError(f"batch folder '{root}' has no subfolders: put one folder per student in it")
+    skipped = [f"not graded: {p} ({'a folder' if p.is_dir() else 'a file'} whose name starts with '{p.name[0]}', "
+               f"which batch grading skips)"
+               for p in ignored]
+    students = {p.name: Student(p.name, p / "exercises" if (p / "exercises").is_dir() else p) for p in folders}
+    uploads: dict[str, list[Path]] = {}
+    for path in loose:
+        name = path.name.split(".")[0] or path.name
+        if name in students:
+            skipped.append(f"not graded: {path} ({_kind(path)} beside the folder {root / name}/, which is graded)")
+        else:
+            uploads.setdefault(name, []).append(path)
+    for name, paths in uploads.items():
+        files = ", ".join(f"{p.name} ({_kind(p)})" for p in paths)
+        students[name] = Student(name, None, f"uploaded a file, not a folder: {files}; {_what_to_do(paths[0], name)}")
+        skipped += [f"not graded: {p} ({_kind(p)}, not a folder): {name} gets 0 points" for p in paths]
+    return [students[name] for name in sorted(students)], sorted(skipped)
 
 
 def parse_shard(spec: str | None) -> tuple[int, int]:
@@ -57,33 +117,44 @@ def _cell(value: float | None) -> str:
 
 def run_batch(root: Path, out: Path, jobs: int = 1, shard: str | None = None, model: str = "default",
               device: str = "auto", exercises=None, timeout: int | None = None, extra_tests=None,
-              memory_gb: float | None = None, hidden_visibility: str | None = None, progress: bool = True) -> list[dict]:
+              memory_gb: float | None = None, hidden_visibility: str | None = None, progress: bool = True,
+              deadline: float | None = None) -> list[dict]:
     """Grade the submissions under `root`, write the CSV to `out` and the JSONs beside it; return the rows."""
     from . import run
     from .results import HIDDEN_VISIBILITY, write_gradescope
     from .submission import resolve_folder
 
     k, n = parse_shard(shard)
-    students = select_shard(find_submissions(root), k, n)
+    everyone, skipped = find_submissions(root)
+    for line in skipped:
+        print(line, file=sys.stderr)
+    students = select_shard(everyone, k, n)
+    if not students:
+        print(f"note: shard {k}/{n} has no students (the class under {root} has {len(everyone)}, fewer than "
+              f"{n} shards): {out} holds the CSV header only", file=sys.stderr)
     chosen = list(exercises or EXERCISES)
     graded, invalid = [], {}
-    for name, folder in students:
+    for student in students:
+        if student.folder is None:
+            invalid[student.name] = student.problem
+            continue
         try:
-            resolve_folder(folder)
-            graded.append((name, folder))
+            resolve_folder(student.folder)
+            graded.append((student.name, student.folder))
         except KitError as err:  # one student's empty folder must not stop the class
-            invalid[name] = str(err)
+            invalid[student.name] = str(err)
     options = dict(model=model, device=device, exercises=chosen, timeout=timeout or run.DEFAULT_TIMEOUT,
-                   jobs=jobs, extra_tests=extra_tests,
+                   jobs=jobs, extra_tests=extra_tests, deadline=deadline,
                    memory_gb=run.DEFAULT_MEMORY_GB if memory_gb is None else memory_gb)
     results = _grade_with_progress(graded, chosen, options, progress) if graded else []
     by_name = dict(zip([name for name, _ in graded], results))
 
     out.parent.mkdir(parents=True, exist_ok=True)
     rows = []
-    for name, folder in students:
+    for student in students:
+        name, folder = student.name, student.folder or root / name
         result = by_name.get(name)
-        if result is None:  # nothing gradable in the folder: zero, and the reason in its JSON
+        if result is None:  # nothing gradable: zero, and the reason in its JSON
             result = run.GradeResult(submission=str(folder), model=model, device=device, exercises=[
                 run.ExerciseResult(name=e, share=SHARES[e], note=invalid[name]) for e in chosen])
         write_gradescope(result, out.parent / f"{name}.json", hidden_visibility or HIDDEN_VISIBILITY)
@@ -114,11 +185,41 @@ def _write_csv(path: Path, rows: list[dict]) -> None:
         writer.writerows(rows)
 
 
-def merge(out: Path, inputs: list[Path]) -> list[dict]:
-    """Join the CSVs of several shards into one, sorted by submission; each student once."""
+SHARD_FOLDER = re.compile(r"shard-(\d+)")
+
+
+def _shard_of(path: Path) -> int | None:
+    """K for a CSV in a folder named shard-K (as examples/batch-grading/batch-grading.yml writes them)."""
+    for part in reversed(path.parts[:-1]):
+        match = SHARD_FOLDER.fullmatch(part)
+        if match:
+            return int(match.group(1))
+    return None
+
+
+def merge(out: Path, inputs: list[Path], expect_shards: int | None = None) -> tuple[list[dict], list[str]]:
+    """Join the CSVs of several shards into one, sorted by submission; each student once. With
+    `expect_shards` N, each CSV lies in a folder shard-K, an input that does not exist is a shard
+    that did not finish, and the CSV is written from the shards that exist; the second value then
+    names each missing shard (one line each)."""
     rows: dict[str, dict] = {}
     header = ["submission", "total", *EXERCISES]
+    found: dict[int, Path] = {}
+    if expect_shards is not None and expect_shards < 1:
+        raise KitError(f"--expect-shards takes the number of shards (1 or more), got {expect_shards}")
     for path in inputs:
+        if expect_shards is not None:
+            if not path.is_file():
+                continue  # a shard that did not finish (or a pattern that matched nothing)
+            k = _shard_of(path)
+            if k is None:
+                raise KitError(f"cannot tell which shard {path} holds: with --expect-shards, put each shard's CSV "
+                               f"in a folder named shard-K (K = 1..N)")
+            if not 1 <= k <= expect_shards:
+                raise KitError(f"{path} is shard {k}, but --expect-shards is {expect_shards}")
+            if k in found:
+                raise KitError(f"shard {k} is given twice: {found[k]} and {path}")
+            found[k] = path
         try:
             with path.open(newline="", encoding="utf-8") as f:
                 reader = csv.DictReader(f)
@@ -133,7 +234,9 @@ def merge(out: Path, inputs: list[Path]) -> list[dict]:
     merged = [rows[name] for name in sorted(rows)]
     out.parent.mkdir(parents=True, exist_ok=True)
     _write_csv(out, merged)
-    return merged
+    missing = [f"missing: shard {k} of {expect_shards} (no shard-{k}/ CSV among the inputs): its students "
+               f"are not in {out}" for k in range(1, (expect_shards or 0) + 1) if k not in found]
+    return merged, missing
 
 
 def main(argv: list[str]) -> int:
@@ -153,17 +256,23 @@ def main(argv: list[str]) -> int:
         parser.description = "Join the CSVs of several batch shards into one."
         parser.add_argument("inputs", nargs="+", metavar="SHARD.csv")
         parser.add_argument("--out", required=True, metavar="FILE.csv")
+        parser.add_argument("--expect-shards", type=int, default=None, metavar="N",
+                            help="the class was graded in N shards, each CSV in a folder shard-K: merge the CSVs "
+                                 "that exist, name the missing shards and exit with code 1 if any is missing")
     args = parser.parse_args(rest)
 
     def body() -> int:
         if command == "merge":
-            rows = merge(Path(args.out), [Path(p) for p in args.inputs])
+            rows, missing = merge(Path(args.out), [Path(p) for p in args.inputs], args.expect_shards)
             print(f"Merged {len(rows)} submissions into {args.out}.")
-            return 0
+            for line in missing:
+                print(line, file=sys.stderr)
+            return 1 if missing else 0
         rows = run_batch(Path(args.dir), Path(args.out), jobs=args.jobs, shard=args.shard, model=args.model,
                          device=args.device, exercises=args.exercise, timeout=args.timeout,
                          extra_tests=args.extra_tests, memory_gb=args.memory_limit,
-                         hidden_visibility=args.hidden_visibility, progress=not args.quiet)
+                         hidden_visibility=args.hidden_visibility, progress=not args.quiet,
+                         deadline=args.deadline)
         print(f"Graded {len(rows)} submissions: {args.out} (and one JSON per submission beside it).")
         return 0
 

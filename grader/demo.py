@@ -4,8 +4,10 @@ For one prompt ("The movie was full of" unless --prompt says otherwise) it shows
 
 1. how the prompt is tokenised: ids and vocabulary spellings;
 2. the 10 most likely next tokens;
-3. continuations by greedy decoding and by sampling at temperatures 1.0, 0.7, 0.5, 0.1 and with
-   top-k and top-p, several samples each, with how diverse they are (distinct-n);
+3. continuations by greedy decoding (plain, and with a repetition penalty of 1.3), by beam search
+   (4 beams) and by sampling at temperatures 1.0, 0.7, 0.5, 0.1 and with top-k and top-p, several
+   samples each, with how diverse they are (distinct-n) and the score of each (its mean
+   log-probability per token);
 4. the probability and log-probability of each token of the greedy continuation;
 5. the perplexity of "The movie was full of surprises" and of ungrammatical variants;
 6. two plots (PNG, in --out): the next-token distribution at several temperatures, and its
@@ -20,6 +22,7 @@ from __future__ import annotations
 import argparse
 import math
 import sys
+import time
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,15 +42,17 @@ SENTENCES = [
     "The movie were full of surprises",
     "The movies was full of surprises",
 ]
-# (label, sample_decode keyword arguments); None is greedy decoding.
+# (label, how, keyword arguments): greedy_decode, beam_search or sample_decode.
 SETTINGS = [
-    ("greedy", None),
-    ("T=1.0", {"temperature": 1.0}),
-    ("T=0.7", {"temperature": 0.7}),
-    ("T=0.5", {"temperature": 0.5}),
-    ("T=0.1", {"temperature": 0.1}),
-    ("T=1.0, top-k 50", {"temperature": 1.0, "top_k": 50}),
-    ("T=1.0, top-p 0.9", {"temperature": 1.0, "top_p": 0.9}),
+    ("greedy", "greedy", {}),
+    ("greedy, repetition penalty 1.3", "greedy", {"repetition_penalty": 1.3}),
+    ("beam search, 4 beams", "beam", {"num_beams": 4}),
+    ("T=1.0", "sample", {"temperature": 1.0}),
+    ("T=0.7", "sample", {"temperature": 0.7}),
+    ("T=0.5", "sample", {"temperature": 0.5}),
+    ("T=0.1", "sample", {"temperature": 0.1}),
+    ("T=1.0, top-k 50", "sample", {"temperature": 1.0, "top_k": 50}),
+    ("T=1.0, top-p 0.9", "sample", {"temperature": 1.0, "top_p": 0.9}),
 ]
 PLOT_TEMPERATURES = (0.1, 0.5, 0.7, 1.0, 1.5)
 TOP_TOKENS_PLOTTED = 20
@@ -138,33 +143,64 @@ def section_next_token(demo: Demo) -> None:
     demo.console.print(f"The 10 most likely tokens hold {total:.0%} of the probability.")
 
 
+def _continuations(demo: Demo, how: str, kwargs: dict) -> tuple[list[list[int]], list[float] | None]:
+    """One setting's continuations, and their scores when the method gives them (beam search)."""
+    if how == "greedy":
+        ids = demo.impl.decoding.greedy_decode(demo.model, demo.tokenizer, demo.prompt, demo.max_new_tokens,
+                                               **kwargs)
+        if not kwargs:
+            demo.greedy_ids = ids
+        return [ids], None
+    if how == "beam":
+        found = demo.impl.beam_search.beam_search(demo.model, demo.tokenizer, demo.prompt, demo.max_new_tokens,
+                                                  num_return_sequences=kwargs["num_beams"], **kwargs)
+        return [list(ids) for ids, _ in found], [float(score) for _, score in found]
+    samples = demo.impl.decoding.sample_decode(demo.model, demo.tokenizer, demo.prompt, demo.max_new_tokens,
+                                               generator=demo.generator(), num_samples=demo.num_samples, **kwargs)
+    return samples, None
+
+
+def _mean_logp(demo: Demo, ids: list[int]) -> float:
+    """A continuation's score: its log-probability per token, from your continuation_logprobs (Task 5).
+    Beam search with length_penalty 1 scores its sequences the same way."""
+    logp = demo.impl.logprobs.continuation_logprobs(demo.model, demo.tokenizer, demo.prompt, ids)
+    return float(sum(float(x) for x in logp) / len(ids)) if ids else float("nan")
+
+
 def section_continuations(demo: Demo) -> None:
-    demo.console.print(f"{demo.num_samples} samples per setting, up to {demo.max_new_tokens} new tokens, "
-                       f"seed {demo.seed}. distinct-n: distinct n-grams / all n-grams of the samples "
-                       f"(1 = nothing repeats).")
-    table = Table("setting", "distinct-1 / -2", "continuation")
+    demo.console.print(f"{demo.num_samples} samples per sampled setting, up to {demo.max_new_tokens} new tokens, "
+                       f"seed {demo.seed}; beam search shows all its beams. distinct-n: distinct n-grams / all "
+                       f"n-grams of the setting's texts (1 = nothing repeats). score: log p per token, the "
+                       f"continuation's log-probability over its length, as beam search (length_penalty 1) "
+                       f"scores it; higher = more likely to the model.")
+    table = Table("setting", "distinct-1 / -2", "score", "continuation")
     failures: dict[str, list[str]] = {}  # one line per kind of failure, naming its settings
-    for label, kwargs in SETTINGS:
+    scoring_failed = None
+    for label, how, kwargs in SETTINGS:
         try:
-            if kwargs is None:
-                demo.greedy_ids = demo.impl.decoding.greedy_decode(
-                    demo.model, demo.tokenizer, demo.prompt, demo.max_new_tokens)
-                samples = [demo.greedy_ids]
-            else:
-                samples = demo.impl.decoding.sample_decode(
-                    demo.model, demo.tokenizer, demo.prompt, demo.max_new_tokens,
-                    generator=demo.generator(), num_samples=demo.num_samples, **kwargs)
+            samples, scores = _continuations(demo, how, kwargs)
         except Exception as err:  # greedy may work while sampling does not: keep going
             failures.setdefault(failure_line(demo, err), []).append(label)
             continue
+        if scores is None:
+            try:
+                scores = [_mean_logp(demo, ids) for ids in samples]
+            except Exception as err:  # no scores, the texts still show
+                scores, scoring_failed = [None] * len(samples), scoring_failed or failure_line(demo, err)
         diversity = f"{distinct_n(samples, 1):.2f} / {distinct_n(samples, 2):.2f}"
-        for i, ids in enumerate(samples):
-            table.add_row(*((label, diversity) if i == 0 else ("", "")), demo.text(ids))
+        for i, (ids, score) in enumerate(zip(samples, scores)):
+            table.add_row(*((label, diversity) if i == 0 else ("", "")),
+                          "-" if score is None else f"{score:.2f}", demo.text(ids))
         table.add_section()
     if table.rows:
         demo.console.print(table)
+        demo.console.print("Greedy decoding and beam search go for the likeliest text (the highest scores) and "
+                           "repeat themselves: beam search's beams barely differ (low distinct-n). Sampling trades "
+                           "score for variety; the repetition penalty keeps greedy decoding from repeating its words.")
     for line, labels in failures.items():
         skipped(demo, line, f" ({'; '.join(labels)})")
+    if scoring_failed:
+        skipped(demo, scoring_failed, " (the score column)")
 
 
 def section_token_table(demo: Demo) -> None:
@@ -244,7 +280,7 @@ def section_plot_entropy(demo: Demo) -> None:
     softmax, entropy = demo.impl.sampling.softmax_with_temperature, demo.impl.sampling.entropy
     temperatures = [round(0.05 * i, 2) for i in range(1, 61)]  # 0.05 .. 3.0
     values = [float(entropy(softmax(logp, t))) for t in temperatures]
-    marked = sorted({kw["temperature"] for _, kw in SETTINGS if kw})
+    marked = sorted({kw["temperature"] for _, how, kw in SETTINGS if how == "sample"})
     at = {t: float(entropy(softmax(logp, t))) for t in marked}
     figure = _figure(figsize=(7, 4.5), layout="constrained")
     ax = figure.subplots()
@@ -279,15 +315,18 @@ def run_demo(impl: Submission, lm: models.LoadedModel, console: Console | None =
     """Run every section in turn; `options` are Demo's fields (prompt, out, seed...)."""
     demo = Demo(impl=impl, lm=lm, console=console or Console(highlight=False), **options)
     demo.console.print(f"Demo of {escape(str(impl.folder))} with model {escape(lm.name)} on {lm.device}; "
-                       f"prompt {escape(repr(demo.prompt))}", soft_wrap=True)
-    for title, section in SECTIONS:
-        demo.console.rule(f"[bold]{title}", align="left")
+                       f"prompt {escape(repr(demo.prompt))}. {len(SECTIONS)} parts; on a laptop CPU with the "
+                       f"default model about a minute in all, the continuations taking most of it.", soft_wrap=True)
+    start = time.monotonic()
+    for number, (title, section) in enumerate(SECTIONS, 1):
+        demo.console.rule(f"[bold]{title}[/] [dim]({number} of {len(SECTIONS)}, {time.monotonic() - start:.0f} s "
+                          f"so far)", align="left")
         with torch.no_grad():
             try:
                 section(demo)
             except Exception as err:  # the student's code: NotImplementedError, or any bug
                 skipped(demo, failure_line(demo, err))
-    demo.console.rule()
+    demo.console.rule(f"[dim]done in {time.monotonic() - start:.0f} s", align="left")
     if demo.plots:
         demo.console.print("Plots: " + ", ".join(escape(str(p)) for p in demo.plots), soft_wrap=True)
     if demo.skipped:
@@ -308,7 +347,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--device", default="auto", metavar="D", help="auto, cpu, cuda or cuda:N (default: auto)")
     parser.add_argument("--prompt", default=PROMPT, metavar="TEXT", help=f"the prompt (default: {PROMPT!r})")
     parser.add_argument("--out", default=str(DEFAULT_OUT), metavar="DIR",
-                        help="folder for the PNG plots (default: results/demo/)")
+                        help="folder for the PNG plots, created if needed (default: results/demo/ in the kit)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the sampling generator (default: 0)")
     parser.add_argument("--max-new-tokens", type=int, default=20, metavar="N",
                         help="length of each continuation (default: 20)")

@@ -26,17 +26,34 @@ class Tolerance:
 @dataclass(frozen=True)
 class Tolerances:
     prob: Tolerance  # probabilities (softmax outputs)
-    logprob: Tolerance  # log-probabilities, entropies, perplexities (relative)
+    logprob: Tolerance  # log-probabilities and entropies
+    perplexity: Tolerance  # perplexities: exp of a mean, so relative
     # Greedy decoding: when the top two logits of a step are closer than this, cached and
     # uncached forward passes may legitimately pick different tokens (last-bit differences).
     greedy_tie: float
 
 
-# fp32 logits differ by up to 3e-5 between thread counts and between cached and uncached passes;
-# the tolerances leave an order of magnitude above that.
+# Each tolerance is set from the spread of correct implementations, with a margin of 3x or more.
+# Measured on the CPU, float32, SmolLM2-135M (the default model; the tiny one spreads less), torch
+# 2.13, `.venv/bin/python benchmarks/tolerances.py`, largest absolute / relative difference from
+# the reference's way:
+# - probabilities (softmax, log_softmax().exp(), float64, logits_to_keep=1, 1 vs 2 threads):
+#   2.9e-6 / 1.9e-5                                      -> prob: atol 1e-5, rtol 1e-4
+# - softmax with temperature (shifted exp, logsumexp, float64): 2.7e-6 / 4.7e-6; entropy
+#   (xlogy, Categorical, nansum, float64): 2.2e-7 / 3.1e-6
+# - continuation log-probs (gather, cross_entropy flat and transposed, float64, KV cache step by
+#   step): 1.4e-4 absolute (log-probs near 0 make the relative figure meaningless)
+#                                                        -> logprob: atol 5e-4, rtol 1e-4
+# - perplexity (cross_entropy over a transposed [batch, vocab, length] tensor, float64, each text
+#   alone via the model's loss, left padding with position_ids): 1.7e-4 relative (the transposed
+#   log-softmax sums in another order); the old logprob tolerance, 1e-4 relative, failed the first
+#   of these                                             -> perplexity: atol 1e-3, rtol 1e-3
+# CUDA (not measured here: no GPU was available) keeps ten times the CPU's, as before.
 TOLERANCES = {
-    "cpu": Tolerances(prob=Tolerance(1e-5, 1e-4), logprob=Tolerance(5e-4, 1e-4), greedy_tie=1e-3),
-    "cuda": Tolerances(prob=Tolerance(5e-5, 1e-3), logprob=Tolerance(2e-3, 1e-3), greedy_tie=5e-3),
+    "cpu": Tolerances(prob=Tolerance(1e-5, 1e-4), logprob=Tolerance(5e-4, 1e-4), perplexity=Tolerance(1e-3, 1e-3),
+                      greedy_tie=1e-3),
+    "cuda": Tolerances(prob=Tolerance(5e-5, 1e-3), logprob=Tolerance(2e-3, 1e-3), perplexity=Tolerance(1e-2, 1e-2),
+                       greedy_tie=5e-3),
 }
 
 

@@ -205,6 +205,12 @@ class Recordings:
         self.recorded: dict[Path, RecordingFile] = {}  # record mode: what this session computed
         self.fingerprints: dict[int, str] = {}
 
+    @property
+    def compares_with_the_reference(self) -> bool:
+        """Record or check mode: the reference runs in this process."""
+        return self.requested in ("record", "check") or (
+            self.requested == "auto" and self.submission_is_reference and not self.under_grader)
+
     def choose(self, device, test_file: Path, lm) -> tuple[str, "RecordingFile | None", str]:
         """(mode, recording file, why no recording applies) for a test of `test_file` on `device`
         with the model `lm` (None: a test that uses no model)."""
@@ -217,9 +223,7 @@ class Recordings:
         if self.requested == "live":
             return "live", None, "--expectations live"
         recording, why = self.applicable(test_file, lm)
-        check = self.requested == "check" or (
-            self.requested == "auto" and self.submission_is_reference and not self.under_grader)
-        if check:
+        if self.compares_with_the_reference:
             # The kit's own models must have recordings; another model only where one was made.
             kit_model = lm is None or lm.name in ("tiny", "default")
             if recording is None and not kit_model and self.file(test_file, model_slug(lm.name)) is None:

@@ -69,9 +69,20 @@ def pytest_configure(config):
     channel = config.getoption("grader_channel")
     report = config.getoption("grader_report")
     submission = config.getoption("submission")
-    config.stash[_RECORDINGS] = expectations.Recordings(
+    if submission and config.inipath is None and config.rootpath == Path(submission).expanduser().resolve():
+        # Before it knows the kit's options, pytest reads `--submission PATH` as an option it does not
+        # know followed by a test path, and settles on PATH as its root folder.
+        raise pytest.UsageError(f"pytest took {submission} for a test folder: write --submission={submission} "
+                                f"(with '='), e.g. pytest -m sampling --submission={submission}")
+    recordings = config.stash[_RECORDINGS] = expectations.Recordings(
         config.getoption("expectations"), under_grader=bool(channel),
         submission_is_reference=bool(submission) and Path(submission).expanduser().resolve() == SOLUTIONS_DIR)
+    if recordings.compares_with_the_reference:
+        # Recordings are made, and checked, with one torch thread: the same last bits on every
+        # machine, and those of the grader's test processes (one thread each on 2 CPUs).
+        import torch
+
+        torch.set_num_threads(1)
     if channel:
         # Runs before collection, so before any submission module can be imported.
         sink = SignedChannel(channel)
@@ -464,7 +475,14 @@ def install_audit_hook(config) -> Alarms:
     # (importlib's frozen modules, exec'd strings).
     stdlib = (sysconfig.get_paths()["stdlib"] + os.sep, "<")
 
+    # Importers that load a module for whoever imports it: pytest's assertion-rewriting hook (which
+    # claims every package of an installed pytest plugin's distribution, the kit's own included)
+    # and setuptools' editable-install finder. Like Python's own importlib, they never decide.
+    importers = (os.sep + os.path.join("_pytest", "assertion", "rewrite.py"), os.sep + "__editable__")
+
     def in_stdlib(filename: str) -> bool:
+        if importers[0] in filename or importers[1] in filename:
+            return True
         return filename.startswith(stdlib) and "-packages" + os.sep not in filename
 
     getframe, alarms = sys._getframe, Alarms()
@@ -485,8 +503,9 @@ def install_audit_hook(config) -> Alarms:
 
     def from_submission() -> str:
         """Where in the submission the operation comes from: the innermost frame outside Python's
-        own library decides (so `pathlib.Path.read_text` called by the submission counts as the
-        submission's, while pytest-timeout's handler interrupting the submission's loop does not)."""
+        own library and the importers above decides (so `pathlib.Path.read_text` or an import made
+        by the submission counts as the submission's, while pytest-timeout's handler interrupting
+        the submission's loop does not)."""
         frame = getframe(2)
         while frame is not None and in_stdlib(frame.f_code.co_filename):
             frame = frame.f_back

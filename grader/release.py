@@ -9,7 +9,8 @@ kit tests, and what the kit's files keep for its maintainers and instructors is 
 - a Makefile block between ``# kit-only`` and ``# end kit-only`` lines;
 - a README block between ``<!-- kit-only -->`` and ``<!-- end kit-only -->``; a block between
   ``<!-- release-only`` and ``end release-only -->`` is kept (it is a comment in the kit);
-- pyproject.toml lists no ``solutions`` package.
+- pyproject.toml lists no ``solutions`` package;
+- grader/hints.json holds the hint levels the course chose (levels 1 and 2 by default).
 """
 from __future__ import annotations
 
@@ -19,13 +20,16 @@ import shutil
 from pathlib import Path
 
 from . import KitError, run_command
+from .hints import LEVELS, truncated
 from .submission import REPO
+
+DEFAULT_HINT_LEVELS = 2  # level 3 is nearly the answer: a course opts in to ship it
 
 # Whole files and folders (globs from the kit's root), copied as they are.
 FILES = [
     "exercises/*.py",
-    "grader/*.py",
-    "tests/test_*.py", "tests/checks.py", "tests/counting.py", "tests/expectations/**/*.json",
+    "grader/*.py",  # grader/hints.json is written apart, with the course's hint levels
+    "tests/*.py", "tests/expectations/**/*.json",  # the graded tests and their helpers
     "benchmarks/bench.py", "benchmarks/baselines.py", "benchmarks/conftest.py", "benchmarks/summary.py",
     "benchmarks/test_bench_*.py",
     "notebooks/walkthrough.ipynb",
@@ -85,8 +89,11 @@ def members() -> list[tuple[Path, str]]:
     return [(path, name) for name, path in sorted(found.items())]
 
 
-def release(out: Path) -> list[str]:
-    """Write the student release to `out` (which must not exist or be empty); the files written."""
+def release(out: Path, hint_levels: int = DEFAULT_HINT_LEVELS) -> list[str]:
+    """Write the student release to `out` (which must not exist or be empty); the files written.
+    `hint_levels`: the levels of hints it holds (grader/hints.py: level 3 is nearly the answer)."""
+    if not 1 <= hint_levels <= LEVELS:
+        raise KitError(f"--hint-levels goes from 1 to {LEVELS}, got {hint_levels}")
     out = Path(out).expanduser().resolve()
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise KitError(f"'{out}' already exists and is not an empty folder; give a new folder")
@@ -102,16 +109,21 @@ def release(out: Path) -> list[str]:
                             ("pyproject.toml", student_pyproject)):
         (out / name).write_text(transform((REPO / name).read_text(encoding="utf-8")), encoding="utf-8")
         written.append(name)
+    (out / "grader" / "hints.json").write_text(truncated(hint_levels), encoding="utf-8")
+    written.append("grader/hints.json")
     return sorted(written)
 
 
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m grader release", description=__doc__.splitlines()[0])
     parser.add_argument("out", metavar="DIR", help="a new (or empty) folder outside the kit")
+    parser.add_argument("--hint-levels", type=int, default=DEFAULT_HINT_LEVELS, metavar="N",
+                        help=f"the hints it holds: levels 1 to N (1: the idea, 2: the approach, 3: the recipe, "
+                             f"nearly the answer; default: {DEFAULT_HINT_LEVELS})")
     args = parser.parse_args(argv)
 
     def body() -> int:
-        written = release(Path(args.out))
+        written = release(Path(args.out), args.hint_levels)
         print(f"Wrote the student release to {args.out} ({len(written)} files). Check it with "
               f"`make -C {args.out} grade` (0 points until the exercises are done).")
         return 0

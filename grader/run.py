@@ -170,6 +170,13 @@ def grade_many(submissions, model: str = "default", device: str = "auto", exerci
     deadline_at = None if deadline is None else time.time() + float(deadline)
     if deadline is not None and not float(deadline) > 0:
         raise KitError(f"--deadline must be a positive number of seconds, got {deadline:g}")
+    with _SigtermWatch() as sigterm:
+        return _grade_many(submissions, model, device, exercises, timeout, jobs, tests_dir, extra_tests,
+                           memory_gb, on_result, expectations, deadline_at, sigterm)
+
+
+def _grade_many(submissions, model, device, exercises, timeout, jobs, tests_dir, extra_tests, memory_gb,
+                on_result, expectations, deadline_at, sigterm) -> list[GradeResult]:
     folders = [resolve_folder(s) for s in submissions]
     chosen = list(exercises or EXERCISES)
     unknown = [e for e in chosen if e not in SHARES]
@@ -205,7 +212,7 @@ def grade_many(submissions, model: str = "default", device: str = "auto", exerci
         if on_result is not None:
             on_result(task_index // len(chosen), result)
 
-    found = _run_tasks(tasks, options, jobs, isolation, report)
+    found = _run_tasks(tasks, options, jobs, isolation, report, sigterm)
     return [GradeResult(submission=str(folder), model=model, device=str(target),
                         exercises=[found[i * len(chosen) + j] for j in range(len(chosen))],
                         seconds=sum(found[i * len(chosen) + j].seconds for j in range(len(chosen))))
@@ -228,13 +235,47 @@ def _check_extra_tests(extra_tests, tests_dir: Path) -> str | None:
     return str(folder)
 
 
-def _run_tasks(tasks: list, options, jobs: int, isolation: str, report) -> dict:
+class _SigtermWatch:
+    """While grading (a `with` block; only the main thread can install signal handlers): a SIGTERM
+    is noted, and passed on to the worker as soon as the worker can take it (it says "ready" once
+    its own handler is in place), so that the worker wraps up instead of dying. After a SIGTERM,
+    further ones are ignored, so that the caller can write the results (python -m grader --json)."""
+
+    def __init__(self):
+        self.at: float | None = None  # when a SIGTERM arrived
+        self.worker: subprocess.Popen | None = None
+        self.ready = False
+        self.installed = False
+        self.previous = None
+
+    def __enter__(self) -> "_SigtermWatch":
+        if threading.current_thread() is threading.main_thread():
+            self.previous = signal.signal(signal.SIGTERM, self._received)
+            self.installed = True
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.installed:
+            signal.signal(signal.SIGTERM, signal.SIG_IGN if self.at is not None else self.previous)
+
+    def _received(self, signum, frame) -> None:
+        if self.at is None:
+            self.at = time.time()
+            self.pass_on()
+
+    def pass_on(self) -> None:
+        if self.at is not None and self.ready and self.worker is not None and self.worker.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                self.worker.send_signal(signal.SIGTERM)
+
+
+def _run_tasks(tasks: list, options, jobs: int, isolation: str, report, sigterm: _SigtermWatch) -> dict:
     """Start the worker, hand it the tasks, collect one ExerciseResult per task.
 
-    A SIGTERM received meanwhile is passed on to the worker, which stops its test processes and
-    reports every task at once (OUT_OF_TIME for the tests without a result); so does the worker
-    by itself once options.deadline_at has passed. Should the worker not answer in time after
-    either, the tasks it has not reported come back with no tests, OUT_OF_TIME as their note."""
+    A SIGTERM (`sigterm`) is passed on to the worker, which stops its test processes and reports
+    every task at once (OUT_OF_TIME for the tests without a result); so does the worker by itself
+    once options.deadline_at has passed. Should the worker not answer in time after either, the
+    tasks it has not reported come back with no tests, OUT_OF_TIME as their note."""
     config = {"options": asdict(options), "jobs": max(1, jobs), "isolation": isolation,
               "tasks": [asdict(t) for t in tasks]}
     # OMP_WAIT_POLICY=PASSIVE: torch's OpenMP threads sleep instead of spinning while they wait,
@@ -245,25 +286,17 @@ def _run_tasks(tasks: list, options, jobs: int, isolation: str, report) -> dict:
            # the worker and its test processes import this very kit, wherever it is installed
            "PYTHONPATH": os.pathsep.join(p for p in (str(REPO), os.environ.get("PYTHONPATH", "")) if p)}
     found: dict[int, ExerciseResult] = {}
-    terminated: list[float] = []  # when a SIGTERM arrived
-    give_up = None if options.deadline_at is None else options.deadline_at + WRAP_UP_LIMIT
     with tempfile.TemporaryFile() as errors:
         worker = subprocess.Popen([sys.executable, "-c", "from grader.run import _worker_main; _worker_main()"],
                                   stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=errors, cwd=REPO, env=env)
-
-        def on_sigterm(signum, frame) -> None:
-            if not terminated:
-                terminated.append(time.time())
-                with contextlib.suppress(ProcessLookupError):
-                    worker.send_signal(signal.SIGTERM)
-
-        previous = _install_sigterm(on_sigterm)
+        sigterm.worker = worker
         try:
             worker.stdin.write(json.dumps(config).encode())
             worker.stdin.close()
             buffer = b""
             while True:
-                limits = [t for t in (give_up, terminated[0] + SIGTERM_WRAP_UP_LIMIT if terminated else None) if t]
+                limits = [t for t in (None if options.deadline_at is None else options.deadline_at + WRAP_UP_LIMIT,
+                                      None if sigterm.at is None else sigterm.at + SIGTERM_WRAP_UP_LIMIT) if t]
                 if limits and time.time() > min(limits):
                     break  # the worker did not wrap up in time: what it reported is what we have
                 if not select.select([worker.stdout], [], [], 0.5)[0]:
@@ -276,6 +309,10 @@ def _run_tasks(tasks: list, options, jobs: int, isolation: str, report) -> dict:
                     message = json.loads(line)
                     if "error" in message:
                         raise KitError(message["error"])
+                    if "ready" in message:
+                        sigterm.ready = True
+                        sigterm.pass_on()  # a SIGTERM that came before
+                        continue
                     result = ExerciseResult.from_dict(message["result"])
                     found[message["task"]] = result
                     report(message["task"], result)
@@ -283,6 +320,7 @@ def _run_tasks(tasks: list, options, jobs: int, isolation: str, report) -> dict:
                 with contextlib.suppress(subprocess.TimeoutExpired):
                     worker.wait(10)
         finally:
+            sigterm.worker = None
             if worker.poll() is None:
                 # SIGINT: stop at once (the worker kills its test processes); SIGTERM would wrap up.
                 worker.send_signal(signal.SIGINT)
@@ -291,8 +329,7 @@ def _run_tasks(tasks: list, options, jobs: int, isolation: str, report) -> dict:
                 except subprocess.TimeoutExpired:
                     worker.kill()
                     worker.wait()
-            _restore_sigterm(previous, terminated)
-        out_of_time = bool(terminated) or (options.deadline_at is not None and time.time() > options.deadline_at)
+        out_of_time = sigterm.at is not None or (options.deadline_at is not None and time.time() > options.deadline_at)
         if len(found) != len(tasks) and out_of_time:
             for task in tasks:
                 if task.index not in found:
@@ -304,20 +341,6 @@ def _run_tasks(tasks: list, options, jobs: int, isolation: str, report) -> dict:
             raise KitError(f"the grading worker stopped unexpectedly (exit code {worker.returncode}): "
                            f"{_last_line(errors.read().decode(errors='replace'))}")
     return found
-
-
-def _install_sigterm(handler):
-    """Install `handler` for SIGTERM where Python allows it (the main thread); return the previous one."""
-    if threading.current_thread() is not threading.main_thread():
-        return None
-    return signal.signal(signal.SIGTERM, handler)
-
-
-def _restore_sigterm(previous, terminated: list) -> None:
-    if previous is None:
-        return
-    # After a SIGTERM, let the caller write its results (python -m grader --json) before it exits.
-    signal.signal(signal.SIGTERM, signal.SIG_IGN if terminated else previous)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -353,6 +376,8 @@ def _worker_main() -> None:
     # SIGTERM (passed on by the caller): stop the test processes and report every task now.
     # SIGINT: stop everything at once (KeyboardInterrupt; the test processes are killed below).
     signal.signal(signal.SIGTERM, lambda *_: scheduler.request_stop())
+    protocol.write(json.dumps({"ready": True}) + "\n")
+    protocol.flush()
     try:
         if config["isolation"] == "fork":
             _preload(options)
@@ -524,11 +549,13 @@ class _Scheduler:
             state.outcomes = {}
         tests = state.collected if state.collected is not None else graded_tests.get(name, [])
         remaining = [t["nodeid"] for t in tests if t["nodeid"] not in state.outcomes]
-        for number, nodeid in enumerate(remaining):
-            cut = number == 0 and state.cut
-            state.outcomes[nodeid] = {"outcome": "failed", "message": CUT_BY_DEADLINE if cut else OUT_OF_TIME}
+        cut = bool(remaining) and state.cut  # the first test without a result was running
+        for number, nodeid in enumerate([] if state.forged else remaining):
+            message = CUT_BY_DEADLINE if cut and number == 0 else OUT_OF_TIME
+            state.outcomes[nodeid] = {"outcome": "failed", "message": message}
         if not state.forged:
-            budget = (f"the grading time budget ran out: {len(remaining)} of {len(tests)} tests not run"
+            budget = (f"the grading time budget ran out: {len(remaining) - cut} of {len(tests)} tests not run"
+                      + (", 1 stopped while it ran" if cut else "")
                       if tests else f"{OUT_OF_TIME} before this exercise started")
             stops = (f"the test process stopped {len(state.stops)} time(s) (last: {state.stops[-1]}); "
                      if state.stops else "")

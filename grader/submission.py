@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ast
 import importlib
+import importlib.abc
 import importlib.util
 import sys
 import traceback
@@ -49,7 +50,43 @@ def _package(folder: Path) -> str:
     package.__file__ = str(folder / "__init__.py")
     package.__package__ = name
     sys.modules[name] = package
+    if name == "submission" and folder != EXERCISES_DIR:
+        _Alias.install("exercises", name)
     return name
+
+
+class _Alias(importlib.abc.MetaPathFinder, importlib.abc.Loader):
+    """`exercises` and `exercises.<module>` are the submission's own package and modules.
+
+    In their own copy of the kit, students may import between their modules in any form:
+    `from . import sampling`, `from exercises import sampling`, `import exercises.sampling`,
+    `from exercises.sampling import sample_next_token`. Graded from another folder (batch grading,
+    Gradescope, `--submission PATH`), the absolute forms would find the kit's untouched stubs; with
+    this alias every form reaches the submission's own code (the same module objects).
+    """
+
+    def __init__(self, alias: str, target: str):
+        self.alias, self.target = alias, target
+
+    @classmethod
+    def install(cls, alias: str, target: str) -> None:
+        if any(isinstance(f, cls) and f.alias == alias for f in sys.meta_path):
+            return
+        for loaded in [m for m in sys.modules if m == alias or m.startswith(alias + ".")]:
+            del sys.modules[loaded]  # the kit's own stubs, if anything imported them
+        sys.meta_path.insert(0, cls(alias, target))
+
+    def find_spec(self, fullname, path=None, target=None):
+        if fullname == self.alias or fullname.startswith(self.alias + "."):
+            return importlib.util.spec_from_loader(fullname, self, is_package=fullname == self.alias)
+        return None
+
+    def create_module(self, spec):
+        # the submission's module under its real name; it keeps its name, spec and file
+        return importlib.import_module(self.target + spec.name[len(self.alias):])
+
+    def exec_module(self, module) -> None:
+        pass  # already executed under its real name
 
 
 def _imports_reference(source: str) -> bool:

@@ -1,38 +1,64 @@
 """Build the Gradescope autograder zip (`make gradescope`): setup.sh and run_autograder at the root
-of the archive, as Gradescope requires, and the kit beside them (grader, reference solutions,
-graded tests, stubs, pyproject.toml). With --hidden DIR, DIR's test files go in as hidden_tests/,
-which run_autograder grades as the instructor's hidden tests. Standard library only."""
+of the archive, as Gradescope requires, and the kit beside them (grader, graded tests and their
+recorded expectations, stubs, pyproject.toml). Never the reference solutions: grading compares with
+the recordings in tests/expectations/. With --hidden DIR, everything in DIR (its test files and its
+own expectations/ folder) goes in as hidden_tests/, which run_autograder grades as the instructor's
+hidden tests. Standard library only."""
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 import zipfile
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 HERE = Path(__file__).resolve().parent
-FILES = ["pyproject.toml", "README.md", "conftest.py"]
-PACKAGES = ["grader", "solutions", "exercises"]  # whole folders (pip install -e needs all three)
+FILES = ["README.md", "conftest.py"]  # README.md: pyproject.toml names it as the project's readme
+PACKAGES = ["grader", "exercises"]  # whole folders of .py files; never solutions/
+EXPECTATIONS = "tests/expectations"  # the recorded expectations: every file, whatever its kind
+
+
+def _files(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.rglob("*") if p.is_file() and "__pycache__" not in p.parts
+                  and not any(part.startswith(".") for part in p.relative_to(folder).parts))
 
 
 def members(hidden: Path | None) -> list[tuple[Path, str]]:
-    """(file on disk, name in the archive) for everything the autograder needs."""
+    """(file on disk, name in the archive) for everything the autograder needs, but pyproject.toml."""
     found = [(HERE / "setup.sh", "setup.sh"), (HERE / "run_autograder", "run_autograder")]
     found += [(REPO / name, name) for name in FILES if (REPO / name).is_file()]
     for package in PACKAGES:
-        found += [(p, p.relative_to(REPO).as_posix()) for p in sorted((REPO / package).rglob("*.py"))]
-    # The graded tests and their helpers; not the kit's own tests nor its corpora.
-    found += [(p, f"tests/{p.name}") for p in sorted((REPO / "tests").glob("*.py"))]
-    if hidden is not None:
-        found += [(p, f"hidden_tests/{p.relative_to(hidden).as_posix()}") for p in sorted(hidden.rglob("*.py"))
+        found += [(p, p.relative_to(REPO).as_posix()) for p in sorted((REPO / package).rglob("*.py"))
                   if "__pycache__" not in p.parts]
+    # The graded tests and their helpers; not the kit's own tests nor its corpora (tests/kit,
+    # tests/wrong, tests/variants, tests/adversarial).
+    found += [(p, f"tests/{p.name}") for p in sorted((REPO / "tests").glob("*.py"))]
+    if (REPO / EXPECTATIONS).is_dir():
+        found += [(p, p.relative_to(REPO).as_posix()) for p in _files(REPO / EXPECTATIONS)]
+    if hidden is not None:
+        found += [(p, f"hidden_tests/{p.relative_to(hidden).as_posix()}") for p in _files(hidden)]
     return found
+
+
+def pyproject(names: set[str]) -> str:
+    """The kit's pyproject.toml, its explicit list of packages cut down to those in the archive (a
+    listed package without its folder would make `pip install -e` fail)."""
+    text = (REPO / "pyproject.toml").read_text(encoding="utf-8")
+
+    def keep(match: re.Match) -> str:
+        listed = re.findall(r'"([^"]+)"', match.group(2))
+        kept = [p for p in listed if any(n.startswith(p.replace(".", "/") + "/") for n in names)]
+        return match.group(1) + "[" + ", ".join(f'"{p}"' for p in kept) + "]"
+
+    return re.sub(r'(?m)^(packages\s*=\s*)\[([^\]\n]*)\]', keep, text, count=1)
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default=str(REPO / "build" / "gradescope-autograder.zip"), metavar="FILE.zip")
-    parser.add_argument("--hidden", default=None, metavar="DIR", help="a folder of hidden test files (test_*.py)")
+    parser.add_argument("--hidden", default=None, metavar="DIR",
+                        help="a folder of hidden test files (test_*.py), with their expectations/ if recorded")
     args = parser.parse_args(argv)
     hidden = Path(args.hidden).resolve() if args.hidden else None
     if hidden is not None and not any(hidden.rglob("test_*.py")):
@@ -40,14 +66,17 @@ def main(argv=None) -> int:
         return 2
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
+    found = members(hidden)
     with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
-        for path, name in members(hidden):
+        for path, name in found:
             info = zipfile.ZipInfo.from_file(path, name)
             info.compress_type = zipfile.ZIP_DEFLATED
             if name in ("setup.sh", "run_autograder"):
                 info.external_attr = (0o100755 << 16)  # executable once unzipped
             archive.writestr(info, path.read_bytes())
-    print(f"Wrote {out} ({len(members(hidden))} files): upload it as the autograder of a Gradescope assignment.")
+        archive.writestr(zipfile.ZipInfo.from_file(REPO / "pyproject.toml", "pyproject.toml"),
+                         pyproject({name for _, name in found}), zipfile.ZIP_DEFLATED)
+    print(f"Wrote {out} ({len(found) + 1} files): upload it as the autograder of a Gradescope assignment.")
     return 0
 
 

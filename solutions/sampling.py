@@ -185,3 +185,49 @@ def sample_next_token(logits: torch.Tensor, temperature: float, generator: torch
     probs = torch.softmax(scores, dim=-1)
     # one draw for the whole batch: [batch, 1] -> [batch]
     return torch.multinomial(probs, 1, generator=generator).squeeze(-1)
+
+
+def check_repetition_penalty(penalty) -> float:
+    """`penalty` as a float, or ValueError unless it is a finite number > 0 (ints are fine)."""
+    if (isinstance(penalty, bool) or not isinstance(penalty, numbers.Real)
+            or not math.isfinite(penalty) or penalty <= 0):
+        raise ValueError(f"repetition penalty must be a finite number > 0, got {penalty!r} "
+                         f"(1.0 changes nothing, above 1 discourages repeats)")
+    return float(penalty)
+
+
+def repetition_penalty(logits: torch.Tensor, generated_ids, penalty: float) -> torch.Tensor:
+    """Make every token already in the sequence less likely (as RepetitionPenaltyLogitsProcessor).
+
+    For each id in `generated_ids`, its logit is divided by `penalty` if it is positive and
+    multiplied by `penalty` if it is negative, so with `penalty` > 1 it moves towards "less
+    likely" whatever its sign (dividing a negative logit would *raise* it). Each seen token is
+    penalised once, however often it occurs. generate() passes the whole sequence so far, prompt
+    included, and applies this to the raw logits, before temperature, top-k and top-p.
+
+    Args:
+        logits: `[batch, vocab]` (or `[vocab]`) next-token logits.
+        generated_ids: `[batch, seq]` (or `[seq]`) ids seen so far in each row (LongTensor or
+            nested lists); row i of the logits is penalised for row i's ids only.
+        penalty: a finite number > 0; 1.0 changes nothing.
+
+    Returns:
+        A new tensor like `logits` (the input is not modified).
+
+    Raises:
+        ValueError: a bad penalty, or ids whose shape does not match the logits'.
+
+    >>> repetition_penalty(torch.tensor([[2.0, -2.0, 1.0, 0.5]]), torch.tensor([[0, 1, 1]]), 2.0)
+    tensor([[ 1.0000, -4.0000,  1.0000,  0.5000]])
+    """
+    penalty = check_repetition_penalty(penalty)
+    ids = torch.as_tensor(generated_ids, dtype=torch.long, device=logits.device)
+    if ids.dim() != logits.dim() or ids.shape[:-1] != logits.shape[:-1]:
+        raise ValueError(f"expected generated_ids [batch, seq] for logits [batch, vocab] (or [seq] for "
+                         f"[vocab]), got {list(ids.shape)} for {list(logits.shape)}")
+    # the current logit of every seen token, [batch, seq] (a repeated id simply appears twice)
+    seen = logits.gather(-1, ids)
+    # towards "less likely": shrink positive logits, push negative ones further down
+    penalised = torch.where(seen < 0, seen * penalty, seen / penalty)
+    # write them back into a copy; a repeated id gets the same value twice, so it is penalised once
+    return logits.scatter(-1, ids, penalised)

@@ -25,11 +25,15 @@ def fail(what: str, message: str, hint: str = "") -> None:
 @contextmanager
 def hint_on_error(what: str, hint: str):
     """Code under test inside the block: an error it raises fails the test with `what`, the error
-    and `hint` (a crash is also a mistake the test knows about). NotImplementedError passes
-    through, so that an untouched stub reads "not implemented yet"."""
+    and `hint` (a crash is also a mistake the test knows about). NotImplementedError and import
+    errors pass through, so that an untouched stub reads "not implemented yet" and a module that
+    does not import says so."""
+    from grader import KitError
+    from grader.submission import SubmissionImportError
+
     try:
         yield
-    except NotImplementedError:
+    except (NotImplementedError, SubmissionImportError, KitError):
         raise
     except Exception as err:
         fail(what, f"raised {type(err).__name__}: {err}", hint)

@@ -8,9 +8,14 @@ re-reads the whole sequence, n*P + n*(n-1)/2 tokens.
     with count_forward_tokens(model) as seen:
         greedy_decode(model, tokenizer, "The movie was full of", 8)
     seen.calls, seen.tokens, seen.shapes   # 8, 12, [(1, 5), (1, 1), ...]
+
+Several tests check different things about one call of the student's function (its ids, its
+forward work): `call_once` makes that call once per test process and hands each test the result
+and the work it did, so grading a class repeats none of it.
 """
 from __future__ import annotations
 
+import copy
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
@@ -47,3 +52,23 @@ def count_forward_tokens(model):
         yield seen
     finally:
         handle.remove()
+
+
+_ONCE: dict = {}
+
+
+def call_once(model, key: tuple, call):
+    """The student's `call()`, made once per test process for one `key` (the function and its
+    arguments; the model and its EOS ids are added here). Returns a copy of the result and the
+    ForwardCount of that one call; an error it raised is raised again for each test that asks."""
+    key = (id(model), repr(model.generation_config.eos_token_id), *key)
+    if key not in _ONCE:
+        with count_forward_tokens(model) as seen:
+            try:
+                _ONCE[key] = (call(), seen, None)
+            except Exception as err:  # noqa: BLE001 - the student's error, for every test that asks
+                _ONCE[key] = (None, seen, err)
+    result, seen, err = _ONCE[key]
+    if err is not None:
+        raise err
+    return copy.deepcopy(result), seen

@@ -27,7 +27,8 @@ import pytest
 import torch
 
 from checks import expect_equal, expect_same_ids, expect_type, expect_value_error, fail, refuse_generate
-from counting import count_forward_tokens
+from counting import call_once, count_forward_tokens
+from oracles import sampling_replaced_by_oracles
 
 pytestmark = pytest.mark.decoding
 
@@ -163,6 +164,34 @@ def expect_valid(rows, model, max_new_tokens: int, what: str) -> None:
                  "stop right after the first EOS (keep the EOS id, drop what follows)")
 
 
+def greedy_once(impl, model, tokenizer, prompt: str, max_new_tokens: int):
+    """`impl.decoding.greedy_decode(model, tokenizer, prompt, max_new_tokens)` once: (ids, work)."""
+    decode = impl.decoding.greedy_decode
+    return call_once(model, (decode, prompt, max_new_tokens), lambda: decode(model, tokenizer, prompt, max_new_tokens))
+
+
+def samples_once(impl, model, tokenizer, prompt: str, max_new_tokens: int, temperature, seed: int, num_samples: int,
+                 top_k=None, top_p=None):
+    """`impl.decoding.sample_decode(...)` with a generator seeded `seed`, once: (rows, work)."""
+    decode = impl.decoding.sample_decode
+    return call_once(model, (decode, prompt, max_new_tokens, temperature, seed, num_samples, top_k, top_p),
+                lambda: decode(model, tokenizer, prompt, max_new_tokens, temperature, seeded(model, seed),
+                               top_k=top_k, top_p=top_p, num_samples=num_samples))
+
+
+@pytest.fixture(autouse=True)
+def own_sampling_costs_once(request):
+    """A mistake costs points once: while a graded decoding test runs, the submission's decoding
+    draws with correct sampling functions (tests/oracles.py), not its own, so that a bug in Task 3
+    costs points in Task 3 only. test_sample_decode_calls_your_sample_next_token checks the reuse."""
+    if "impl" in request.fixturenames and request.node.get_closest_marker("anchor") is None \
+            and request.node.originalname != "test_sample_decode_calls_your_sample_next_token":
+        with sampling_replaced_by_oracles(request.getfixturevalue("impl")):
+            yield
+    else:
+        yield
+
+
 @pytest.fixture(autouse=True)
 def no_generate(request):
     """Graded tests refuse `model.generate`; anchors call it on purpose."""
@@ -181,7 +210,7 @@ def no_generate(request):
 def test_greedy_decode_matches_reference(impl, expected, model, tokenizer, tol, case):
     prompt = prompt_of(case, tokenizer)
     want = expected_greedy(expected, model, tokenizer, prompt, N)
-    got = impl.decoding.greedy_decode(model, tokenizer, prompt, N)
+    got, _ = greedy_once(impl, model, tokenizer, prompt, N)
     expect_greedy(got, want, model, tokenizer, prompt, N, tol, f"greedy_decode({case} prompt, max_new_tokens={N})",
                   "take the argmax of the LAST position's logits at each step; feed only the new token "
                   "together with the cache; keep the EOS id and stop right after it")
@@ -189,8 +218,8 @@ def test_greedy_decode_matches_reference(impl, expected, model, tokenizer, tol, 
 
 @pytest.mark.points(1)
 def test_greedy_decode_is_deterministic(impl, model, tokenizer):
-    first = impl.decoding.greedy_decode(model, tokenizer, PLAIN, SHORT)
-    expect_same_ids(impl.decoding.greedy_decode(model, tokenizer, PLAIN, SHORT), first,
+    first, _ = greedy_once(impl, model, tokenizer, PLAIN, N)
+    expect_same_ids(impl.decoding.greedy_decode(model, tokenizer, PLAIN, N), first,
                     f"greedy_decode({PLAIN!r}) called twice", "greedy decoding involves no randomness: "
                     "always the argmax, and a fresh cache for every call")
 
@@ -240,8 +269,7 @@ def test_greedy_decode_bad_input_raises(impl, model, tokenizer, prompt, max_new_
 @pytest.mark.points(3)
 def test_greedy_decode_uses_the_kv_cache(impl, model, tokenizer):
     p = len(tokenizer(PLAIN).input_ids)
-    with count_forward_tokens(model) as seen:
-        got = impl.decoding.greedy_decode(model, tokenizer, PLAIN, N)
+    got, seen = greedy_once(impl, model, tokenizer, PLAIN, N)
     n = len(got)
     if (seen.calls, seen.tokens) != (n, p + n - 1):
         fail(f"greedy_decode({PLAIN!r}, max_new_tokens={N}) with a {p}-token prompt",
@@ -314,8 +342,8 @@ def test_sample_decode_rows_finish_at_different_times(impl, expected, model, tok
 
 @pytest.mark.points(1)
 def test_sample_decode_returns_num_samples_lists(impl, model, tokenizer):
-    for n in (1, 3):
-        got = impl.decoding.sample_decode(model, tokenizer, PLAIN, SHORT, 1.0, seeded(model, 0), num_samples=n)
+    for n in (1, 2):
+        got, _ = samples_once(impl, model, tokenizer, PLAIN, SHORT, 1.0, 0, n)
         what = f"sample_decode({PLAIN!r}, max_new_tokens={SHORT}, num_samples={n})"
         expect_type(got, list, what, "return a list with one list of ids per sample")
         if len(got) != n:
@@ -325,19 +353,16 @@ def test_sample_decode_returns_num_samples_lists(impl, model, tokenizer):
 
 @pytest.mark.points(1)
 def test_sample_decode_same_seed_same_output(impl, model, tokenizer):
-    def draw():
-        return impl.decoding.sample_decode(model, tokenizer, PLAIN, SHORT, 1.0, seeded(model, 7), num_samples=2)
-
-    first = draw()
-    expect_rows(draw(), first,
-                "sample_decode twice with generators seeded 7",
+    first, _ = samples_once(impl, model, tokenizer, PLAIN, SHORT, 1.0, 0, 2)
+    again = impl.decoding.sample_decode(model, tokenizer, PLAIN, SHORT, 1.0, seeded(model, 0), num_samples=2)
+    expect_rows(again, first,
+                "sample_decode twice with generators seeded 0",
                 "draw every random number from the generator passed in (torch.multinomial(..., generator=generator))")
 
 
 @pytest.mark.points(1)
 def test_sample_decode_different_seeds_differ(impl, model, tokenizer):
-    a, b = (impl.decoding.sample_decode(model, tokenizer, PLAIN, SHORT, 1.0, seeded(model, seed), num_samples=2)
-            for seed in (0, 1))
+    a, b = (samples_once(impl, model, tokenizer, PLAIN, SHORT, 1.0, seed, 2)[0] for seed in (0, 1))
     if a == b:
         fail("sample_decode with generators seeded 0 and 1", f"both gave {a[0][:6]}...",
              "sample with torch.multinomial(probs, 1, generator=generator), not the argmax")
@@ -346,12 +371,12 @@ def test_sample_decode_different_seeds_differ(impl, model, tokenizer):
 @pytest.mark.points(1)
 def test_sample_decode_higher_temperature_is_more_diverse(impl, model, tokenizer):
     def distinct(temperature) -> int:
-        rows = impl.decoding.sample_decode(model, tokenizer, PLAIN, N, temperature, seeded(model, 0), num_samples=4)
+        rows = impl.decoding.sample_decode(model, tokenizer, PLAIN, SHORT, temperature, seeded(model, 0), num_samples=4)
         return len({t for row in rows for t in row})
 
     low, high = distinct(0.3), distinct(1.5)
     if not high > low:
-        fail(f"sample_decode({PLAIN!r}, 4 samples x {N} tokens, generators seeded 0)",
+        fail(f"sample_decode({PLAIN!r}, 4 samples x {SHORT} tokens, generators seeded 0)",
              f"expected more distinct tokens at temperature 1.5 than at 0.3, got {high} and {low}",
              "divide the logits by the temperature before the softmax")
 
@@ -370,8 +395,7 @@ def test_sample_decode_top_k_1_is_greedy(impl, expected, model, tokenizer, tol):
 @pytest.mark.points(3)
 def test_sample_decode_uses_the_kv_cache_in_one_batch(impl, model, tokenizer):
     p, rows = len(tokenizer(PLAIN).input_ids), 3
-    with count_forward_tokens(model) as seen:
-        got = impl.decoding.sample_decode(model, tokenizer, PLAIN, N, 1.0, seeded(model, 0), num_samples=rows)
+    got, seen = samples_once(impl, model, tokenizer, PLAIN, N, 1.0, 0, rows)
     steps = max((len(r) for r in got), default=0)  # the loop may stop once every row has ended
     want = [(rows, p)] + [(rows, 1)] * (steps - 1)
     if seen.shapes != want:
@@ -380,6 +404,23 @@ def test_sample_decode_uses_the_kv_cache_in_one_batch(impl, model, tokenizer):
              f"{want[:3]}..., got {seen.calls} passes reading {seen.tokens} tokens, shapes {seen.shapes[:3]}"
              f"{'...' if len(seen.shapes) > 3 else ''}",
              "all samples in ONE batch: repeat the prompt num_samples times, then " + KV_HINT)
+
+
+@pytest.mark.points(1)
+def test_sample_decode_calls_your_sample_next_token(impl, model, tokenizer):
+    """Reuse is part of the exercise: sample_decode draws with YOUR sample_next_token (Task 3), one
+    batched call per step. (The draws themselves come from a correct stand-in here, so that a bug in
+    Task 3 is not counted twice.)"""
+    calls: list = []
+    with sampling_replaced_by_oracles(impl, calls):
+        rows = impl.decoding.sample_decode(model, tokenizer, PLAIN, SHORT, 1.0, seeded(model, 0), num_samples=2)
+    steps = max((len(row) for row in rows), default=0) if isinstance(rows, list) else 0
+    if calls.count("sample_next_token") != steps:
+        fail(f"sample_decode({PLAIN!r}, max_new_tokens={SHORT}, num_samples=2)",
+             f"expected {steps} calls of your sampling.sample_next_token (one per step), saw "
+             f"{calls.count('sample_next_token')}",
+             "reuse your Task 3 function: `from .sampling import sample_next_token` and call it once per step "
+             "for the whole batch")
 
 
 @pytest.mark.points(1)
@@ -400,6 +441,11 @@ BAD_SAMPLING = {  # name: (prompt, max_new_tokens, temperature, extra kwargs, wo
     "temperature_inf": (PLAIN, N, float("inf"), {}, ("temperature",)),
     "top_p_0": (PLAIN, N, 1.0, {"top_p": 0.0}, ("top_p", "top-p", "p")),
     "top_p_above_1": (PLAIN, N, 1.0, {"top_p": 1.5}, ("top_p", "top-p", "p")),
+    "top_k_negative": (PLAIN, N, 1.0, {"top_k": -3}, ("top_k", "top-k", "k")),
+    # with no step to take, the arguments must still be checked
+    "top_p_above_1_with_max_new_tokens_0": (PLAIN, 0, 1.0, {"top_p": 1.5}, ("top_p", "top-p", "p")),
+    "top_p_0_with_max_new_tokens_0": (PLAIN, 0, 1.0, {"top_p": 0.0}, ("top_p", "top-p", "p")),
+    "top_k_negative_with_max_new_tokens_0": (PLAIN, 0, 1.0, {"top_k": -3}, ("top_k", "top-k", "k")),
 }
 
 
@@ -419,7 +465,7 @@ def test_sample_decode_bad_arguments_raise(impl, model, tokenizer, case):
 
 @pytest.mark.anchor
 @pytest.mark.parametrize("case", ["plain", "chat", "plain-stops-at-step-3"])
-def test_reference_greedy_equals_generate(ref, model, tokenizer, tol, case):
+def test_anchor_greedy_decode_equals_generate(ref, model, tokenizer, tol, case):
     prompt = prompt_of(case.split("-")[0], tokenizer)
     n = 12
     stops = eos_ids(model)
@@ -437,7 +483,7 @@ def test_reference_greedy_equals_generate(ref, model, tokenizer, tol, case):
 @pytest.mark.anchor
 @pytest.mark.parametrize("prompt_case, case", [("chat", case) for case in SAMPLING] + [
     ("plain-rows-stop-early", "T1"), ("plain-rows-stop-early", "T2-top_k20-top_p0.8")])
-def test_reference_sample_equals_generate(ref, model, tokenizer, prompt_case, case):
+def test_anchor_sample_decode_equals_generate(ref, model, tokenizer, prompt_case, case):
     """With the chat prompt the default model ends rows at different steps on its own; with the
     plain prompt, two of the ids the rows draw are made EOS ids, so they end early on any model."""
     temperature, top_k, top_p, n, seed = SAMPLING[case]
@@ -453,3 +499,130 @@ def test_reference_sample_equals_generate(ref, model, tokenizer, prompt_case, ca
                              temperature=float(temperature), top_k=top_k or 0, top_p=top_p or 1.0,
                              num_return_sequences=n)
     expect_rows(got, want, f"reference {describe(case, prompt_case)}", "")
+
+
+# ----------------------------------------------------------------------------------------------
+# Repetition penalty, in greedy and sampled decoding (generate()'s repetition_penalty=)
+
+from transformers import RepetitionPenaltyLogitsProcessor  # noqa: E402 - this section's own import
+
+# (prompt case, penalty). Below 1 rewards repeats: the prompt's tokens and then the new ones win, on any
+# model, so a loop that penalises the wrong ids shows at once; above 1 is the usual cure for loops.
+GREEDY_PENALTIES = {
+    "plain-penalty_0.3": ("plain", 0.3),
+    "chat-penalty_1.3": ("chat", 1.3),
+    "plain-penalty_2": ("plain", 2.0),
+}
+# (temperature, top_k, top_p, num_samples, seed, penalty)
+SAMPLING_PENALTIES = {
+    "T1-penalty_0.3": (1.0, None, None, 3, 11, 0.3),
+    "T0.7-top_k20-penalty_0.5": (0.7, 20, None, 3, 12, 0.5),
+    "T1.3-top_p0.9-penalty_1.3": (1.3, None, 0.9, 3, 13, 1.3),
+}
+PENALTY_HINT = ("before choosing, pass the float32 logits through repetition_penalty(logits, ids so far, penalty), "
+                "the ids so far being the prompt's ids AND every new token, [batch, prompt_len + steps]")
+
+
+def expected_penalised_greedy(expected, model, tokenizer, prompt: str, max_new_tokens: int, penalty) -> list[int]:
+    """The greedy continuation with a repetition penalty: recorded, or generate(repetition_penalty=...) live."""
+    return expected(lambda ref: ref.decoding.greedy_decode(model, tokenizer, prompt, max_new_tokens,
+                                                           repetition_penalty=penalty),
+                    oracle=lambda: generated(model, tokenizer, prompt, max_new_tokens, do_sample=False,
+                                             repetition_penalty=float(penalty))[0])
+
+
+@torch.no_grad()
+def steps_safe_with_penalty(model, tokenizer, prompt: str, ids: tuple[int, ...], penalty: float, gap: float) -> int:
+    """As `steps_safe_to_compare`, for penalised greedy decoding: the top-two gap of each step's logits after
+    transformers' own repetition penalty over the prompt and the ids before that step."""
+    if not ids:
+        return 0
+    prompt_ids = tokenizer(prompt, return_tensors="pt").input_ids.to(model.device)
+    full = torch.cat([prompt_ids, torch.tensor([list(ids)], device=model.device)], dim=1)
+    start = prompt_ids.shape[1] - 1
+    logits = model(input_ids=full).logits[0, start:start + len(ids)].float()
+    penalise = RepetitionPenaltyLogitsProcessor(float(penalty))
+    for step in range(len(ids)):
+        top2 = penalise(full[:, :start + 1 + step], logits[step:step + 1]).topk(2, dim=-1).values[0]
+        if top2[0] - top2[1] < gap:
+            return step
+    return len(ids)
+
+
+def expect_penalised_greedy(got, want: list[int], model, tokenizer, prompt: str, max_new_tokens: int, penalty,
+                            tol, what: str, hint: str) -> None:
+    """`got` equals the penalised greedy continuation `want`, under the near-ties rule of the module docstring."""
+    safe = steps_safe_with_penalty(model, tokenizer, prompt, tuple(want), penalty, tol.greedy_tie)
+    if safe == len(want):
+        expect_same_ids(got, want, what, hint)
+        return
+    expect_same_ids(got[:safe] if isinstance(got, list) else got, want[:safe], what, hint)
+    expect_valid(got, model, max_new_tokens, what)
+
+
+@pytest.mark.points(1)
+@pytest.mark.parametrize("case", list(GREEDY_PENALTIES))
+def test_greedy_decode_repetition_penalty_matches_reference(impl, expected, model, tokenizer, tol, case):
+    prompt_case, penalty = GREEDY_PENALTIES[case]
+    prompt = prompt_of(prompt_case, tokenizer)
+    want = expected_penalised_greedy(expected, model, tokenizer, prompt, N, penalty)
+    got = impl.decoding.greedy_decode(model, tokenizer, prompt, N, repetition_penalty=penalty)
+    expect_penalised_greedy(got, want, model, tokenizer, prompt, N, penalty, tol,
+                            f"greedy_decode({prompt_case} prompt, max_new_tokens={N}, repetition_penalty={penalty})",
+                            PENALTY_HINT)
+
+
+@pytest.mark.points(1)
+def test_greedy_decode_repetition_penalty_covers_the_prompt(impl, expected, model, tokenizer, tol):
+    penalty = 0.3
+    free = expected_greedy(expected, model, tokenizer, PLAIN, 1)
+    want = expected_penalised_greedy(expected, model, tokenizer, PLAIN, 1, penalty)
+    assert want != free, "test set-up: the penalty should change the first new token"
+    got = impl.decoding.greedy_decode(model, tokenizer, PLAIN, 1, repetition_penalty=penalty)
+    expect_penalised_greedy(got, want, model, tokenizer, PLAIN, 1, penalty, tol,
+                            f"greedy_decode({PLAIN!r}, max_new_tokens=1, repetition_penalty={penalty})",
+                            "the very first new token already feels the penalty: generate() penalises every id "
+                            "of the sequence so far, the prompt's included, not only the new ones")
+
+
+@pytest.mark.points(0.5)
+def test_greedy_decode_repetition_penalty_one_changes_nothing(impl, expected, model, tokenizer, tol):
+    want = expected_greedy(expected, model, tokenizer, PLAIN, N)
+    got = impl.decoding.greedy_decode(model, tokenizer, PLAIN, N, repetition_penalty=1.0)
+    expect_greedy(got, want, model, tokenizer, PLAIN, N, tol,
+                  f"greedy_decode({PLAIN!r}, max_new_tokens={N}, repetition_penalty=1.0) vs plain greedy decoding",
+                  "a penalty of 1.0 divides and multiplies by 1: the continuation is plain greedy decoding")
+
+
+@pytest.mark.points(1)
+@pytest.mark.parametrize("case", list(SAMPLING_PENALTIES))
+def test_sample_decode_repetition_penalty_matches_reference(impl, expected, model, tokenizer, case):
+    temperature, top_k, top_p, n, seed, penalty = SAMPLING_PENALTIES[case]
+
+    def draw(module):
+        return module.decoding.sample_decode(model, tokenizer, PLAIN, N, temperature, seeded(model, seed),
+                                             top_k=top_k, top_p=top_p, num_samples=n, repetition_penalty=penalty)
+
+    want = expected(draw, oracle=lambda: generated(
+        model, tokenizer, PLAIN, N, seed=seed, do_sample=True, temperature=float(temperature), top_k=top_k or 0,
+        top_p=top_p or 1.0, num_return_sequences=n, repetition_penalty=float(penalty)))
+    got = draw(impl)
+    expect_rows(got, want, f"sample_decode(plain prompt, max_new_tokens={N}, temperature={temperature}, top_k={top_k}, "
+                           f"top_p={top_p}, num_samples={n}, repetition_penalty={penalty}) with a generator seeded "
+                           f"{seed}",
+                "penalise each row's float32 logits with that row's own ids so far (prompt, its draws, and the pad "
+                "ids once it has finished) FIRST, then sample_next_token (temperature, top-k, top-p, one draw)")
+
+
+@pytest.mark.points(0.25)
+@pytest.mark.parametrize("penalty", [0.0, float("nan")], ids=["penalty_0", "penalty_nan"])
+@pytest.mark.parametrize("function", ["greedy_decode", "sample_decode"])
+def test_decoding_bad_repetition_penalty_raises(impl, model, tokenizer, function, penalty):
+    what = f"{function}({PLAIN!r}, max_new_tokens={N}, ..., repetition_penalty={penalty})"
+    if function == "greedy_decode":
+        call = lambda: impl.decoding.greedy_decode(model, tokenizer, PLAIN, N, repetition_penalty=penalty)  # noqa: E731
+    else:
+        call = lambda: impl.decoding.sample_decode(model, tokenizer, PLAIN, N, 1.0, seeded(model, 0),  # noqa: E731
+                                                   repetition_penalty=penalty)
+    expect_value_error(call, what, ("penalty", repr(penalty)),
+                       "check the penalty before the loop: a finite number > 0 (1.0 changes nothing)")

@@ -13,7 +13,7 @@ import pytest
 import torch
 
 from checks import expect_close, expect_equal, expect_type, expect_value_error, fail
-from counting import count_forward_tokens
+from counting import call_once
 
 pytestmark = pytest.mark.logprobs
 
@@ -107,10 +107,36 @@ def test_token_logprobs_shape_mismatch_raises(impl):
 # ----------------------------------------------------------------------------------------------
 # continuation_logprobs
 
+def continuation_once(impl, model, tokenizer, prompt: str, ids: list[int]):
+    """`impl.logprobs.continuation_logprobs(...)`, called once for the tests that check it: (result, work)."""
+    score = impl.logprobs.continuation_logprobs
+    return call_once(model, (score, prompt, tuple(ids)), lambda: score(model, tokenizer, prompt, list(ids)))
+
+
+def perplexity_once(impl, model, tokenizer, texts: list[str]):
+    """`impl.logprobs.perplexity(...)`, called once for the tests that check it: (result, work)."""
+    perplexity = impl.logprobs.perplexity
+    return call_once(model, (perplexity, tuple(texts)), lambda: perplexity(model, tokenizer, list(texts)))
+
+
+def split_one_token(tokenizer, ids: list[int]) -> list[int]:
+    """`ids` with its first splittable token replaced by two vocabulary pieces that spell it
+    (' twists' as ' tw' + 'ists'): the same text, but not the split the tokenizer makes, as a
+    sampled continuation may be."""
+    vocab = tokenizer.get_vocab()
+    for i, spelling in enumerate(tokenizer.convert_ids_to_tokens(ids)):
+        for cut in range(len(spelling) - 1, 0, -1):
+            if spelling[:cut] in vocab and spelling[cut:] in vocab:
+                return ids[:i] + [vocab[spelling[:cut]], vocab[spelling[cut:]]] + ids[i + 1:]
+    raise AssertionError("test set-up: no token of the continuation can be split")
+
+
 def continuation_cases(model, tokenizer) -> dict:
     greedy, _ = greedy_steps(model, tokenizer, PLAIN, 8)
-    return {"greedy": (PLAIN, greedy), "surprises": (PLAIN, tokenizer(" surprises and twists").input_ids),
-            "one_token_prompt": ("Hi", tokenizer(" there, how are you?").input_ids)}
+    surprises = tokenizer(" surprises and twists").input_ids
+    return {"greedy": (PLAIN, greedy), "surprises": (PLAIN, surprises),
+            "one_token_prompt": ("Hi", tokenizer(" there, how are you?").input_ids),
+            "not_the_tokenizers_split": (PLAIN, split_one_token(tokenizer, surprises))}
 
 
 @torch.no_grad()
@@ -124,12 +150,12 @@ def scored_by_model(model, tokenizer, prompt: str, ids: list[int]) -> torch.Tens
 
 
 @pytest.mark.points(3)
-@pytest.mark.parametrize("case", ["greedy", "surprises", "one_token_prompt"])
+@pytest.mark.parametrize("case", ["greedy", "surprises", "one_token_prompt", "not_the_tokenizers_split"])
 def test_continuation_logprobs_matches_reference(impl, expected, model, tokenizer, tol, case):
     prompt, ids = continuation_cases(model, tokenizer)[case]
     want = expected(lambda ref: ref.logprobs.continuation_logprobs(model, tokenizer, prompt, ids),
                     oracle=lambda: scored_by_model(model, tokenizer, prompt, ids), tol=tol.logprob)
-    got = impl.logprobs.continuation_logprobs(model, tokenizer, prompt, ids)
+    got, _ = continuation_once(impl, model, tokenizer, prompt, ids)
     expect_close(got, want, tol.logprob, f"continuation_logprobs({prompt!r}, {len(ids)} ids {ids[:4]}...)",
                  OFF_BY_ONE_HINT)
 
@@ -138,7 +164,7 @@ def test_continuation_logprobs_matches_reference(impl, expected, model, tokenize
 def test_continuation_logprobs_equal_each_steps_log_softmax(impl, model, tokenizer, tol):
     ids, step_logits = greedy_steps(model, tokenizer, PLAIN, 8)
     want = torch.log_softmax(step_logits, dim=-1).gather(-1, torch.tensor(ids, device=model.device)[:, None])[:, 0]
-    got = impl.logprobs.continuation_logprobs(model, tokenizer, PLAIN, ids)
+    got, _ = continuation_once(impl, model, tokenizer, PLAIN, ids)
     expect_close(got, want, tol.logprob,
                  f"continuation_logprobs({PLAIN!r}, its 8-token greedy continuation) vs the log-softmax of "
                  f"each decoding step's logits", OFF_BY_ONE_HINT)
@@ -147,7 +173,7 @@ def test_continuation_logprobs_equal_each_steps_log_softmax(impl, model, tokeniz
 @pytest.mark.points(1)
 def test_continuation_logprobs_are_at_most_zero(impl, model, tokenizer):
     ids = tokenizer(" surprises and twists").input_ids
-    got = impl.logprobs.continuation_logprobs(model, tokenizer, PLAIN, ids)
+    got, _ = continuation_once(impl, model, tokenizer, PLAIN, ids)
     if not isinstance(got, torch.Tensor) or got.shape != (len(ids),) or not bool((got <= 0).all()):
         fail(f"continuation_logprobs({PLAIN!r}, ' surprises and twists')",
              f"expected {len(ids)} log-probabilities <= 0, got {got}",
@@ -157,8 +183,7 @@ def test_continuation_logprobs_are_at_most_zero(impl, model, tokenizer):
 @pytest.mark.points(2)
 def test_continuation_logprobs_one_forward_pass(impl, model, tokenizer):
     p, ids = len(tokenizer(PLAIN).input_ids), tokenizer(" surprises and twists").input_ids
-    with count_forward_tokens(model) as seen:
-        impl.logprobs.continuation_logprobs(model, tokenizer, PLAIN, ids)
+    _, seen = continuation_once(impl, model, tokenizer, PLAIN, ids)
     if (seen.calls, seen.tokens) != (1, p + len(ids)):
         fail(f"continuation_logprobs({PLAIN!r}, {len(ids)} ids)",
              f"expected ONE forward pass over the {p + len(ids)} tokens of prompt + continuation, got "
@@ -195,25 +220,25 @@ def perplexity_from_loss(model, tokenizer, text: str) -> float:
 @pytest.mark.points(3)
 def test_perplexity_matches_reference(impl, expected, model, tokenizer, tol):
     want = expected(lambda ref: ref.logprobs.perplexity(model, tokenizer, TEXTS),
-                    oracle=lambda: [perplexity_from_loss(model, tokenizer, text) for text in TEXTS], tol=tol.logprob)
-    got = impl.logprobs.perplexity(model, tokenizer, TEXTS)
+                    oracle=lambda: [perplexity_from_loss(model, tokenizer, text) for text in TEXTS], tol=tol.perplexity)
+    got, _ = perplexity_once(impl, model, tokenizer, TEXTS)
     what = f"perplexity({len(TEXTS)} texts, '{TEXTS[0]}', ...)"
     expect_type(got, list, what, "return a list with one float per text")
     if len(got) != len(want):
         fail(what, f"expected {len(want)} values, got {len(got)}", "one perplexity per text, in order")
-    expect_close(torch.tensor(got, dtype=torch.float64), torch.tensor(want, dtype=torch.float64), tol.logprob, what,
+    expect_close(torch.tensor(got, dtype=torch.float64), torch.tensor(want, dtype=torch.float64), tol.perplexity, what,
                  "exp of the MEAN negative log-likelihood (natural log) over each text's tokens 2..n; "
                  "padding masked out")
 
 
 @pytest.mark.points(3)
 def test_perplexity_batch_equals_alone(impl, model, tokenizer, tol):
-    batch = impl.logprobs.perplexity(model, tokenizer, TEXTS)
+    batch, _ = perplexity_once(impl, model, tokenizer, TEXTS)
     alone = [impl.logprobs.perplexity(model, tokenizer, [text])[0] for text in TEXTS]
     expect_type(batch, list, f"perplexity({len(TEXTS)} texts)", "return a list with one float per text")
     if len(batch) != len(alone):
         fail(f"perplexity({len(TEXTS)} texts)", f"expected {len(alone)} values, got {len(batch)}")
-    expect_close(torch.tensor(batch, dtype=torch.float64), torch.tensor(alone, dtype=torch.float64), tol.logprob,
+    expect_close(torch.tensor(batch, dtype=torch.float64), torch.tensor(alone, dtype=torch.float64), tol.perplexity,
                  f"perplexity of texts of {sorted({len(tokenizer(t).input_ids) for t in TEXTS})} tokens in one batch "
                  f"vs each text alone",
                  "padding must change nothing: pass the attention mask, leave padded targets out of the mean; "
@@ -222,8 +247,7 @@ def test_perplexity_batch_equals_alone(impl, model, tokenizer, tol):
 
 @pytest.mark.points(2)
 def test_perplexity_one_forward_pass(impl, model, tokenizer):
-    with count_forward_tokens(model) as seen:
-        impl.logprobs.perplexity(model, tokenizer, TEXTS)
+    _, seen = perplexity_once(impl, model, tokenizer, TEXTS)
     if seen.calls != 1:
         fail(f"perplexity({len(TEXTS)} texts)", f"expected ONE forward pass over the padded batch, got {seen.calls} "
                                                  f"(shapes {seen.shapes[:5]})",
@@ -266,7 +290,7 @@ def test_perplexity_single_string_raises(impl, model, tokenizer):
 
 @pytest.mark.anchor
 @pytest.mark.parametrize("case", ["plain", "chat"])
-def test_reference_continuation_logprobs_equal_transition_scores(ref, model, tokenizer, tol, case):
+def test_anchor_continuation_logprobs_equal_transition_scores(ref, model, tokenizer, tol, case):
     prompt = PLAIN if case == "plain" else tokenizer.apply_chat_template(
         [{"role": "user", "content": "Say yes or no."}], add_generation_prompt=True, tokenize=False)
     ids = tokenizer(prompt, return_tensors="pt").input_ids.to(model.device)
@@ -285,9 +309,9 @@ def test_reference_continuation_logprobs_equal_transition_scores(ref, model, tok
 
 @pytest.mark.anchor
 @pytest.mark.parametrize("text", TEXTS[:1] + TEXTS[-2:])
-def test_reference_perplexity_equals_model_loss(ref, model, tokenizer, tol, text):
+def test_anchor_perplexity_equals_model_loss(ref, model, tokenizer, tol, text):
     ids = tokenizer(text, return_tensors="pt").input_ids.to(model.device)
     with torch.no_grad():
         want = torch.exp(model(input_ids=ids, labels=ids).loss).item()
     got = ref.logprobs.perplexity(model, tokenizer, [text])
-    expect_close(torch.tensor(got), torch.tensor([want]), tol.logprob, f"reference perplexity([{text!r}]) vs exp(loss)")
+    expect_close(torch.tensor(got), torch.tensor([want]), tol.perplexity, f"reference perplexity([{text!r}]) vs exp(loss)")

@@ -4,6 +4,7 @@ import pytest
 import torch
 
 from checks import expect_close, expect_equal, expect_type, expect_value_error, fail, hint_on_error
+from counting import call_once
 
 pytestmark = pytest.mark.next_token
 
@@ -16,6 +17,18 @@ PROMPTS = {
 }
 LAST_POSITION_HINT = ("softmax the logits of the LAST position, logits[0, -1], over the vocabulary; "
                       "logits[0, 0] predicts the second token of the text itself")
+
+
+def probs_once(impl, model, tokenizer, text: str) -> torch.Tensor:
+    """`impl.next_token.next_token_probs(model, tokenizer, text)`, called once for the tests that check it."""
+    probs = impl.next_token.next_token_probs
+    return call_once(model, (probs, text), lambda: probs(model, tokenizer, text))[0]
+
+
+def top_k_once(impl, model, tokenizer, text: str, k: int) -> list:
+    """`impl.next_token.top_k_next_tokens(model, tokenizer, text, k)`, called once for the tests that check it."""
+    top_k = impl.next_token.top_k_next_tokens
+    return call_once(model, (top_k, text, k), lambda: top_k(model, tokenizer, text, k))[0]
 
 
 def last_logits(model, tokenizer, text: str) -> torch.Tensor:
@@ -50,7 +63,7 @@ def expect_same_tokens(got: list, want_ids: list[int], want_probs: list[float], 
 
 @pytest.mark.points(2)
 def test_next_token_probs_shape_dtype_device(impl, model, tokenizer):
-    got = impl.next_token.next_token_probs(model, tokenizer, PROMPTS["plain"])
+    got = probs_once(impl, model, tokenizer, PROMPTS["plain"])
     what = f"next_token_probs(model, tokenizer, {PROMPTS['plain']!r})"
     expect_type(got, torch.Tensor, what, "return the probabilities as a torch tensor")
     vocab = model.config.vocab_size
@@ -67,7 +80,7 @@ def test_next_token_probs_shape_dtype_device(impl, model, tokenizer):
 @pytest.mark.points(2)
 @pytest.mark.parametrize("case", ["plain", "one_token"])
 def test_next_token_probs_sums_to_one(impl, model, tokenizer, tol, case):
-    got = impl.next_token.next_token_probs(model, tokenizer, PROMPTS[case])
+    got = probs_once(impl, model, tokenizer, PROMPTS[case])
     what = f"next_token_probs(model, tokenizer, {PROMPTS[case]!r})"
     expect_type(got, torch.Tensor, what)
     if not torch.isfinite(got).all() or (got < 0).any():
@@ -87,7 +100,7 @@ def test_next_token_probs_matches_reference(impl, expected, model, tokenizer, to
     text = PROMPTS[case]
     want = expected(lambda ref: ref.next_token.next_token_probs(model, tokenizer, text),
                     oracle=lambda: softmax_of_last(model, tokenizer, text), tol=tol.prob)
-    got = impl.next_token.next_token_probs(model, tokenizer, text)
+    got = probs_once(impl, model, tokenizer, text)
     expect_close(got, want, tol.prob, f"next_token_probs(model, tokenizer, {text!r})", LAST_POSITION_HINT)
 
 
@@ -95,7 +108,7 @@ def test_next_token_probs_matches_reference(impl, expected, model, tokenizer, to
 def test_next_token_probs_is_softmax_of_last_logits(impl, model, tokenizer, tol):
     text = PROMPTS["plain"]
     want = torch.softmax(last_logits(model, tokenizer, text), dim=-1)
-    got = impl.next_token.next_token_probs(model, tokenizer, text)
+    got = probs_once(impl, model, tokenizer, text)
     expect_close(got, want, tol.prob, f"next_token_probs(model, tokenizer, {text!r}) vs "
                                       f"softmax(model(ids).logits[0, -1])", LAST_POSITION_HINT)
 
@@ -141,7 +154,7 @@ def test_top_k_next_tokens_probabilities(impl, expected, model, tokenizer, tol, 
     text, k = PROMPTS[case], 20
     want = expected(lambda ref: torch.topk(ref.next_token.next_token_probs(model, tokenizer, text), k).values,
                     oracle=lambda: torch.topk(softmax_of_last(model, tokenizer, text), k).values, tol=tol.prob)
-    got = impl.next_token.top_k_next_tokens(model, tokenizer, text, k)
+    got = top_k_once(impl, model, tokenizer, text, k)
     what = f"the probabilities of top_k_next_tokens(model, tokenizer, {text!r}, {k})"
     expect_type(got, list, what)
     expect_close(torch.tensor([float(p) for _, p in got]), want, tol.prob, what,
@@ -156,7 +169,7 @@ def test_top_k_next_tokens_decoded_text(impl, expected, model, tokenizer, tol, c
     want_probs, want_ids = expected(
         lambda ref: tuple(torch.topk(ref.next_token.next_token_probs(model, tokenizer, text), k + 5)),
         oracle=lambda: tuple(torch.topk(softmax_of_last(model, tokenizer, text), k + 5)), tol=tol.prob)
-    got = impl.next_token.top_k_next_tokens(model, tokenizer, text, k)
+    got = top_k_once(impl, model, tokenizer, text, k)
     expect_type(got, list, f"top_k_next_tokens(model, tokenizer, {text!r}, {k})")
     expect_same_tokens(got, want_ids.tolist(), want_probs.tolist(), tokenizer, tol.prob,
                        f"top_k_next_tokens(model, tokenizer, {text!r}, {k})")

@@ -15,6 +15,8 @@ from torch.overrides import TorchFunctionMode
 from transformers import TemperatureLogitsWarper, TopKLogitsWarper, TopPLogitsWarper
 
 from checks import expect_close, expect_type, expect_value_error, fail, hint_on_error
+from oracles import sample_next_token as warped_draws
+from oracles import warped_probs
 
 pytestmark = pytest.mark.sampling
 
@@ -47,16 +49,6 @@ def nats(probs: torch.Tensor) -> torch.Tensor:
     """The test's own entropy, in float64, independent of the implementation under test."""
     p = probs.double()
     return -torch.special.xlogy(p, p).sum(dim=-1)
-
-
-def warped_probs(logits: torch.Tensor, temperature, top_k=None, top_p=None) -> torch.Tensor:
-    """transformers' sampling distribution: temperature, top-k, top-p warpers, then softmax."""
-    scores = TemperatureLogitsWarper(float(temperature))(None, logits.float())
-    if top_k:
-        scores = TopKLogitsWarper(top_k)(None, scores)
-    if top_p is not None and top_p < 1.0:
-        scores = TopPLogitsWarper(top_p)(None, scores)
-    return torch.softmax(scores, dim=-1)
 
 
 def seeded(device, seed=1234) -> torch.Generator:
@@ -399,10 +391,23 @@ def test_top_p_filter_keeps_crossing_token(impl, device):
 @pytest.mark.points(1)
 def test_top_p_filter_keeps_most_likely(impl, device):
     logits = random_logits(4, 50, seed=8, device=device)
-    got = impl.sampling.top_p_filter(logits.clone(), 1e-6)
     want = logits.masked_fill(logits < logits.amax(dim=-1, keepdim=True), float("-inf"))
-    expect_same(got, want, "top_p_filter(logits [4, 50], 1e-6)", "the most likely token always stays, "
-                                                                    "even when its probability alone exceeds p")
+    # 1e-9: 1 - p rounds to 1 in float32, so only the "always keep the most likely" rule keeps a token
+    for p in (1e-6, 1e-9):
+        got = impl.sampling.top_p_filter(logits.clone(), p)
+        expect_same(got, want, f"top_p_filter(logits [4, 50], {p})", "the most likely token always stays, "
+                                                                      "even when its probability alone exceeds p")
+
+
+@pytest.mark.points(2)
+def test_top_p_filter_exact_boundaries(impl, device):
+    """Probabilities whose running totals land exactly on p (dyadic numbers are exact in floats):
+    only the warper's own comparison (ascending, cumulative <= 1 - p) gives its answer there."""
+    logits = torch.tensor([[0.5, 0.375, 0.125], [0.125, 0.5, 0.375], [0.25, 0.25, 0.5]], device=device).log()
+    for p in (0.875, 0.5, 0.625, 0.75):
+        expect_same(impl.sampling.top_p_filter(logits.clone(), p), TopPLogitsWarper(p)(None, logits),
+                     f"top_p_filter(log of probabilities {[[0.5, 0.375, 0.125], [0.125, 0.5, 0.375], [0.25, 0.25, 0.5]]}, {p})",
+                     "on an exact boundary: " + TOP_P_HINT)
 
 
 @pytest.mark.points(2)
@@ -453,11 +458,6 @@ SAMPLING_SETTINGS = [  # (temperature, top_k, top_p)
     (1.0, None, None), (0.7, None, None), (2, None, None), (1.0, 10, None),
     (0.8, None, 0.9), (1.3, 20, 0.8), (0.5, 5, 0.5),
 ]
-
-
-def warped_draws(logits: torch.Tensor, temperature, generator, top_k=None, top_p=None) -> torch.Tensor:
-    """The live check: transformers' warpers, softmax, one torch.multinomial draw, `[batch]`."""
-    return torch.multinomial(warped_probs(logits, temperature, top_k, top_p), 1, generator=generator).squeeze(-1)
 
 
 @pytest.mark.points(4)
@@ -679,3 +679,113 @@ def test_anchor_sample_next_token_vs_generate(ref, model, tokenizer):
         got = ref.sampling.sample_next_token(out.logits[0].float(), t, None, top_k=k, top_p=p)
         expect_same(got, out.sequences[:, -1], f"reference sample_next_token vs generate() after {text!r}, "
                                                 f"temperature={t}, top_k={k}, top_p={p}")
+
+
+# ----------------------------------------------------------------------------------------------
+# repetition_penalty (compared with transformers' RepetitionPenaltyLogitsProcessor directly)
+
+from transformers import RepetitionPenaltyLogitsProcessor  # noqa: E402 - this section's own import
+
+PENALTY_HINT = ("for every id seen in the row: divide a positive logit by the penalty, multiply a negative one "
+                "by it; each id once, however often it occurs")
+
+
+def seen_ids(batch: int, length: int, vocab: int, seed: int = 0, device="cpu") -> torch.Tensor:
+    """Random ids `[batch, length]` in 0..vocab-1, repeats included."""
+    return torch.randint(0, vocab, (batch, length), generator=torch.Generator().manual_seed(seed)).to(device)
+
+
+@pytest.mark.points(2)
+def test_repetition_penalty_matches_transformers(impl, tol, device):
+    logits = random_logits(4, 50, seed=20, device=device)
+    ids = seen_ids(4, 12, 50, seed=21, device=device)
+    for penalty in (1.3, 2, 0.7, 1.0):
+        want = RepetitionPenaltyLogitsProcessor(float(penalty))(ids, logits.clone())
+        expect_close(impl.sampling.repetition_penalty(logits.clone(), ids, penalty), want, tol.prob,
+                     f"repetition_penalty(logits [4, 50], ids [4, 12], {penalty!r})", PENALTY_HINT)
+    want = RepetitionPenaltyLogitsProcessor(1.5)(ids[:1], logits[:1].clone())[0]
+    expect_close(impl.sampling.repetition_penalty(logits[0].clone(), ids[0], 1.5), want, tol.prob,
+                 "repetition_penalty(logits [50] (one row), ids [12], 1.5)",
+                 "work over the last dimension: [vocab] logits with [seq] ids work too")
+
+
+@pytest.mark.points(2)
+def test_repetition_penalty_by_hand(impl, tol, device):
+    logits = torch.tensor([[2.0, -2.0, 1.0, 0.5, 0.0, -1.0]], device=device)
+    ids = torch.tensor([[0, 1, 1, 1, 4]], device=device)
+    expect_close(impl.sampling.repetition_penalty(logits.clone(), ids, 2.0),
+                 torch.tensor([[1.0, -4.0, 1.0, 0.5, 0.0, -1.0]]), tol.prob,
+                 "repetition_penalty([[2, -2, 1, 0.5, 0, -1]], ids [[0, 1, 1, 1, 4]], 2.0)",
+                 "2 -> 1 (divided), -2 -> -4 (multiplied: dividing would raise it), token 1 seen three times "
+                 "is still penalised once, 0 stays 0, unseen tokens keep their logits")
+
+
+@pytest.mark.points(1)
+def test_repetition_penalty_rows_use_their_own_ids(impl, tol, device):
+    logits = random_logits(1, 30, seed=22, device=device).repeat(3, 1)
+    ids = torch.tensor([[0, 1, 2], [3, 4, 5], [6, 6, 6]], device=device)
+    expect_close(impl.sampling.repetition_penalty(logits.clone(), ids, 2.0),
+                 RepetitionPenaltyLogitsProcessor(2.0)(ids, logits.clone()), tol.prob,
+                 "repetition_penalty(3 equal rows of logits [3, 30], ids [[0, 1, 2], [3, 4, 5], [6, 6, 6]], 2.0)",
+                 "row i is penalised for row i's ids only (gather / scatter along the last dimension), "
+                 "not for the ids of every row")
+
+
+PENALTY_SHAPES = st.tuples(st.integers(1, 4), st.integers(1, 20), st.integers(1, 10))  # batch, vocab, seen
+
+
+@pytest.mark.points(1)
+@PROPERTY
+@given(shape=PENALTY_SHAPES, seed=st.integers(0, 10_000))
+def test_repetition_penalty_one_changes_nothing(tol, impl, shape, seed):
+    batch, vocab, length = shape
+    logits = random_logits(batch, vocab, seed=seed)
+    ids = seen_ids(batch, length, vocab, seed=seed + 1)
+    expect_same(impl.sampling.repetition_penalty(logits.clone(), ids, 1.0), logits,
+                 f"repetition_penalty(logits [{batch}, {vocab}], ids {ids.tolist()}, 1.0)",
+                 "a penalty of 1.0 changes nothing: x / 1 = x and x * 1 = x; do not ban or shift seen tokens")
+
+
+@pytest.mark.points(2)
+@PROPERTY
+@given(shape=PENALTY_SHAPES, seed=st.integers(0, 10_000), penalty=st.floats(1.0, 10.0))
+def test_repetition_penalty_never_favours_seen_tokens(tol, impl, shape, seed, penalty):
+    """A penalty >= 1 never raises a seen token's logit, leaves the unseen ones alone, and so never raises the
+    seen tokens' share of the probability (nor any seen token's probability against an unseen one)."""
+    batch, vocab, length = shape
+    logits = random_logits(batch, vocab, seed=seed)
+    ids = seen_ids(batch, length, vocab, seed=seed + 1)
+    what = f"repetition_penalty(logits {[round(x, 3) for x in logits[0].tolist()]}..., ids {ids.tolist()}, {penalty!r})"
+    got = impl.sampling.repetition_penalty(logits.clone(), ids, penalty)
+    expect_type(got, torch.Tensor, what)
+    if got.shape != logits.shape:
+        fail(what, f"expected shape {list(logits.shape)}, got {list(got.shape)}", "return logits of the same shape")
+    seen = torch.zeros_like(logits, dtype=torch.bool).scatter(-1, ids, True)
+    rose = seen & (got > logits)
+    if rose.any():
+        row, token = rose.nonzero()[0].tolist()
+        fail(what, f"the logit of seen token {token} (row {row}) rose from {logits[row, token].item():.4g} to "
+                   f"{got[row, token].item():.4g}", "divide POSITIVE logits by the penalty and MULTIPLY negative "
+                                                    "ones: with a penalty above 1 both move down")
+    if not torch.equal(got[~seen], logits[~seen]):
+        fail(what, "the logits of tokens that were never seen changed", "only the ids in generated_ids are penalised")
+    share = [torch.softmax(z.double(), dim=-1).masked_fill(~seen, 0).sum(dim=-1) for z in (logits, got)]
+    if (share[1] > share[0] + tol.prob.atol).any():
+        fail(what, f"the seen tokens' total probability rose from {share[0].tolist()} to {share[1].tolist()}",
+             PENALTY_HINT)
+
+
+@pytest.mark.points(1)
+def test_repetition_penalty_does_not_modify_input(impl, device):
+    ids = seen_ids(4, 6, 30, seed=23, device=device)
+    expect_input_unchanged(lambda logits: impl.sampling.repetition_penalty(logits, ids, 1.5),
+                           "repetition_penalty(logits, ids, 1.5)", device)
+
+
+@pytest.mark.points(1)
+def test_repetition_penalty_bad_penalty_raises(impl, device):
+    logits, ids = random_logits(2, 10, device=device), seen_ids(2, 3, 10, device=device)
+    for penalty in (0, 0.0, -1.0, float("nan"), float("inf")):
+        expect_value_error(lambda: impl.sampling.repetition_penalty(logits, ids, penalty),
+                           f"repetition_penalty(logits, ids, {penalty!r})", ("penalty", repr(penalty)),
+                           "check first: the penalty must be a finite number > 0 (1.0 changes nothing)")

@@ -4,7 +4,7 @@ import copy
 import pytest
 import torch
 
-from checks import expect_equal, expect_type, fail
+from checks import expect_equal, expect_type, expect_value_error, fail, hint_on_error
 
 pytestmark = pytest.mark.tokenization
 
@@ -116,6 +116,57 @@ def test_batch_encode_pad_is_eos_without_pad_token(impl, tokenizer):
 
 
 @pytest.mark.points(1)
+def test_batch_encode_pad_id_inside_a_text(impl, tokenizer):
+    """A chat turn ends with <|im_end|>, which is also this tokenizer's pad (and EOS) token: the
+    mask must come from where the padding went, not from comparing ids with the pad id."""
+    texts = ["<|im_start|>user\nHi<|im_end|>", "A longer text than the chat turn, to pad the other row"]
+    what = f"batch_encode({texts!r})"
+    with hint_on_error(what, "build the mask from each row's length, not from the ids"):
+        got = impl.tokenization.batch_encode(tokenizer, texts)
+    want = tokenizer_left_padded(tokenizer, texts)
+    expect_type(got, dict, what, "return a dict with input_ids and attention_mask")
+    expect_equal(got.get("attention_mask"), want["attention_mask"], f"{what}['attention_mask']",
+                 "a real token may have the pad id (here <|im_end|>): mark padding by position, 1 on every "
+                 "real token, 0 on the padding you added")
+    expect_equal(got.get("input_ids"), want["input_ids"], f"{what}['input_ids']", "pad on the LEFT")
+
+
+@pytest.mark.points(1)
+def test_batch_encode_pads_with_the_pad_id_not_eos(impl, tokenizer):
+    other = copy.deepcopy(tokenizer)
+    other.pad_token = "<|endoftext|>"  # a pad token that is not the EOS token
+    texts = ["The movie was full of surprises", "Hi there"]
+    what = f"batch_encode({texts!r}) with a tokenizer whose pad token {other.pad_token!r} is not its EOS token"
+    with hint_on_error(what, "pad with tokenizer.pad_token_id"):
+        got = impl.tokenization.batch_encode(other, texts)
+    expect_type(got, dict, what, "return a dict with input_ids and attention_mask")
+    expect_equal(got.get("input_ids"), tokenizer_left_padded(other, texts)["input_ids"], what,
+                 "pad with tokenizer.pad_token_id; only a tokenizer without a pad token pads with EOS")
+
+
+@pytest.mark.points(1)
+def test_batch_encode_texts_without_tokens(impl, tokenizer):
+    what = "batch_encode(['', ''])"
+    with hint_on_error(what, "two texts of 0 tokens give tensors of shape [2, 0]"):
+        got = impl.tokenization.batch_encode(tokenizer, ["", ""])
+    expect_type(got, dict, what, "return a dict with input_ids and attention_mask")
+    for key in ("input_ids", "attention_mask"):
+        value = got.get(key)
+        expect_type(value, torch.Tensor, f"{what}[{key!r}]", "build tensors with torch.tensor(..., dtype=torch.long)")
+        if list(value.shape) != [2, 0] or value.dtype != torch.long:
+            fail(f"{what}[{key!r}]", f"expected a LongTensor of shape [2, 0], got {value.dtype} of shape "
+                                     f"{list(value.shape)}",
+                 "torch.tensor([[], []]) is float32: pass dtype=torch.long (and reshape to [batch, length])")
+
+
+@pytest.mark.points(1)
+def test_batch_encode_empty_list_raises(impl, tokenizer):
+    expect_value_error(lambda: impl.tokenization.batch_encode(tokenizer, []), "batch_encode([])",
+                       ("empty", "no text", "[]", "at least one"),
+                       "an empty batch has no shape: raise ValueError('batch_encode: texts is empty ...')")
+
+
+@pytest.mark.points(1)
 def test_batch_encode_matches_reference(impl, expected, tokenizer):
     texts = ["a", "a b", "a b c", " leading", "日本"]
     # live check: the tokenizer's own left padding (with the pad id, EOS when it has none)
@@ -129,7 +180,11 @@ def test_batch_encode_matches_reference(impl, expected, tokenizer):
 
 @pytest.mark.points(2)
 def test_tokenizer_not_changed(impl, tokenizer):
-    work = copy.deepcopy(tokenizer)  # the session's tokenizer stays intact whatever happens here
+    # a copy (the session's tokenizer stays intact whatever happens here) on which the usual
+    # changes show: it has no pad token and pads on the right, as many tokenizers do
+    work = copy.deepcopy(tokenizer)
+    work.pad_token = None
+    work.padding_side = "right"
     before = tokenizer_state(work)
     impl.tokenization.encode(work, "The movie")
     impl.tokenization.tokens(work, "The movie")

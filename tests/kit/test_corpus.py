@@ -1,5 +1,6 @@
 """The grader is proven, not assumed: known-wrong implementations lose points in their own
 exercise, correct variants keep full marks (see tests/wrong/README.md)."""
+import ast
 import shutil
 from pathlib import Path
 
@@ -14,16 +15,45 @@ HERE = Path(__file__).resolve().parent.parent
 WRONG = sorted((HERE / "wrong").glob("*/*.py"))
 VARIANTS = sorted((HERE / "variants").glob("*/*.py"))
 
+# Every form a student may use in decoding.py to import their own sampling.py. Graded from another
+# folder (batch, Gradescope), each must reach the submission's own module, never the kit's stubs:
+# these variants are the reference's decoding.py with its `from .sampling import ...` rewritten.
+IMPORT_FORMS = {
+    "relative_module": ("from . import sampling", "{name} = sampling.{attr}"),
+    "absolute_module": ("from exercises import sampling", "{name} = sampling.{attr}"),
+    "absolute_import": ("import exercises.sampling", "{name} = exercises.sampling.{attr}"),
+    "absolute_names": ("", "from exercises.sampling import {attr} as {name}"),
+}
+IMPORT_VARIANTS = [Path("decoding") / f"imports_sampling_{form}.py" for form in IMPORT_FORMS]
+
+
+def rewrite_sampling_imports(source: str, form: str) -> str:
+    """`source` with every `from .sampling import a, b as c` in the import form `form`."""
+    head, bind = IMPORT_FORMS[form]
+    lines = source.splitlines()
+    for node in ast.parse(source).body:
+        if isinstance(node, ast.ImportFrom) and node.level == 1 and node.module == "sampling":
+            names = [bind.format(name=alias.asname or alias.name, attr=alias.name) for alias in node.names]
+            lines[node.lineno - 1] = "\n".join(([head] if head else []) + names)
+    return "\n".join(lines) + "\n"
+
 
 def submission_with(tmp_path: Path, replacement: Path) -> Path:
     """A copy of the reference solutions with one module replaced by `replacement`. The replaced
     module's reference stays beside it as `_reference.py`, so that a corpus file can borrow the
-    functions it does not get wrong (`from ._reference import encode`)."""
+    functions it does not get wrong (`from ._reference import encode`). An IMPORT_VARIANTS entry
+    is the reference's own module with its imports rewritten."""
     folder = tmp_path / "submission"
     shutil.copytree(SOLUTIONS_DIR, folder, ignore=shutil.ignore_patterns("__pycache__"))
     exercise = replacement.parent.name
     shutil.copy(folder / f"{exercise}.py", folder / "_reference.py")
-    shutil.copy(replacement, folder / f"{exercise}.py")
+    if replacement in IMPORT_VARIANTS:
+        form = replacement.stem.removeprefix("imports_sampling_")
+        source = rewrite_sampling_imports((SOLUTIONS_DIR / f"{exercise}.py").read_text(), form)
+        assert source != (SOLUTIONS_DIR / f"{exercise}.py").read_text(), "no `from .sampling import` to rewrite"
+        (folder / f"{exercise}.py").write_text(source)
+    else:
+        shutil.copy(replacement, folder / f"{exercise}.py")
     return folder
 
 
@@ -56,7 +86,7 @@ def test_wrong_implementation_loses_points(path, graded):
     assert any(a in t.message for t in failed for a in advice), f"no hint for {path.name}: {failed[0].message}"
 
 
-@pytest.mark.parametrize("path", VARIANTS, ids=lambda p: f"{p.parent.name}/{p.stem}")
+@pytest.mark.parametrize("path", VARIANTS + IMPORT_VARIANTS, ids=lambda p: f"{p.parent.name}/{p.stem}")
 def test_correct_variant_keeps_full_marks(path, graded):
     ex = graded[path]
     assert ex.earned == pytest.approx(ex.share), [t.message for t in ex.tests if t.outcome != "passed"]
@@ -69,3 +99,28 @@ def test_importing_the_reference_scores_zero_with_a_message(tmp_path):
     assert ex.earned == 0
     assert {t.message for t in ex.tests} == {
         "tokenization.py imports the reference solutions: write your own code (importing solutions scores zero)"}
+
+
+def test_perplexity_through_a_transposed_cross_entropy_keeps_full_marks_on_the_default_model(tmp_path):
+    """The variant's log-softmax over a transposed tensor sums in another order: on the default
+    model its perplexities differ from the reference's by up to 1.7e-4 relative, which the
+    perplexity tolerance (grader/devices.py, measured) must absorb."""
+    path = HERE / "variants" / "logprobs" / "cross_entropy.py"
+    ex = grade(submission_with(tmp_path, path), model="default", device="cpu",
+               exercises=["logprobs"]).exercise("logprobs")
+    assert ex.earned == pytest.approx(ex.share), [t.message for t in ex.tests if t.outcome != "passed"]
+
+
+def test_a_mistake_in_sampling_costs_points_in_sampling_only(tmp_path):
+    """Decoding is graded with correct sampling functions standing in for the submission's own
+    (tests/oracles.py): a sampler that always takes the argmax loses points in sampling, none in
+    decoding."""
+    folder = tmp_path / "submission"
+    shutil.copytree(SOLUTIONS_DIR, folder, ignore=shutil.ignore_patterns("__pycache__"))
+    with (folder / "sampling.py").open("a") as f:  # the reference's sampling, with one function wrong
+        f.write("\n\ndef sample_next_token(logits, temperature, generator, top_k=None, top_p=None):\n"
+                "    return logits.argmax(dim=-1)\n")
+    result = grade(folder, model="tiny", device="cpu", exercises=["sampling", "decoding"], jobs=DEFAULT_JOBS)
+    assert result.exercise("sampling").earned < result.exercise("sampling").share
+    decoding = result.exercise("decoding")
+    assert decoding.earned == pytest.approx(decoding.share), [t.message for t in decoding.tests if t.outcome != "passed"]

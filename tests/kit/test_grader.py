@@ -7,6 +7,7 @@ import shutil
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -68,6 +69,7 @@ def test_min_score_fails_ci_below_threshold():
     (["--model", "no-such-org/no-such-model"], "never downloads"),
     (["--device", "tpu"], "unknown device"),
     (["--submission", "no/such/folder"], "does not exist"),
+    (["--deadline", "0"], "--deadline must be a positive number of seconds, got 0"),
 ])
 def test_bad_options_are_one_line_and_exit_2(args, says):
     proc = run_cli(*args)
@@ -93,17 +95,33 @@ def test_batch_grades_a_class_in_shards_that_merge(tmp_path):
     shutil.copytree(EXERCISES_DIR, classroom / "bob" / "exercises", ignore=shutil.ignore_patterns("__pycache__"))
     (classroom / "cy").mkdir()
     (classroom / "cy" / "notes.txt").write_text("no code handed in")
+    # Students who uploaded files instead of a folder, and what a file manager leaves behind.
+    (classroom / "erin.py").write_text((SOLUTIONS_DIR / "tokenization.py").read_text())
+    with zipfile.ZipFile(classroom / "henry.zip", "w") as archive:
+        archive.write(SOLUTIONS_DIR / "tokenization.py", "tokenization.py")
+    (classroom / ".DS_Store").write_bytes(b"\0")
+    not_graded = [
+        f"not graded: {classroom / '.DS_Store'} (a file whose name starts with '.', which batch grading skips)",
+        f"not graded: {classroom / 'erin.py'} (a Python file, not a folder): erin gets 0 points",
+        f"not graded: {classroom / 'henry.zip'} (a zip archive, not a folder): henry gets 0 points"]
     shards = []
     for k in (1, 2):
         out = tmp_path / f"shard-{k}" / "grades.csv"
         proc = run_cli("batch", str(classroom), "--shard", f"{k}/2", "--jobs", "2", "--out", str(out), "--quiet",
                        "--model", "tiny", "--device", "cpu", "--exercise", "tokenization")
         assert proc.returncode == 0, proc.stderr[-2000:]
+        assert [line for line in proc.stderr.splitlines() if line.startswith("not graded:")] == not_graded
         shards.append(out)
-    assert [r["submission"] for r in csv.DictReader(shards[0].open())] == ["ada", "cy"]  # 1st and 3rd
+    assert [r["submission"] for r in csv.DictReader(shards[0].open())] == ["ada", "cy", "henry"]  # 1st, 3rd, 5th
     assert (shards[1].parent / "bob.json").exists() and not (shards[1].parent / "ada.json").exists()
     no_code = json.loads((shards[0].parent / "cy.json").read_text())
     assert no_code["score"] == 0 and "no .py files" in no_code["output"]
+    for name, says in (("henry", f"uploaded a file, not a folder: henry.zip (a zip archive); unzip it into "
+                                 f"{classroom / 'henry'}/ and grade again"),
+                       ("erin", f"uploaded a file, not a folder: erin.py (a Python file); put the student's files "
+                                f"in a folder {classroom / 'erin'}/ and grade again")):
+        loose = json.loads((tmp_path / f"shard-{1 if name == 'henry' else 2}" / f"{name}.json").read_text())
+        assert loose["score"] == 0 and says in loose["output"], loose["output"]
 
     merged = tmp_path / "class.csv"
     proc = run_cli("merge", "--out", str(merged), *map(str, shards))
@@ -113,16 +131,50 @@ def test_batch_grades_a_class_in_shards_that_merge(tmp_path):
         rows = {row["submission"]: row for row in reader}
     assert reader.fieldnames == ["submission", "total", *EXERCISES]
     assert {name: (row["total"], row["tokenization"], row["sampling"]) for name, row in rows.items()} == {
-        "ada": ("10", "10", ""), "bob": ("0", "0", ""), "cy": ("0", "0", "")}
+        "ada": ("10", "10", ""), "bob": ("0", "0", ""), "cy": ("0", "0", ""), "erin": ("0", "0", ""),
+        "henry": ("0", "0", "")}
     again = run_cli("merge", "--out", str(tmp_path / "twice.csv"), str(shards[0]), str(shards[0]))
     assert again.returncode == 2 and "in two shards" in again.stderr
+
+    # Three shards expected, two came back: the CSV holds theirs, and the third is named.
+    partial = tmp_path / "partial.csv"
+    proc = run_cli("merge", "--expect-shards", "3", "--out", str(partial), *map(str, shards),
+                   str(tmp_path / "shard-3" / "grades.csv"))
+    assert proc.returncode == 1 and proc.stderr.splitlines() == [
+        f"missing: shard 3 of 3 (no shard-3/ CSV among the inputs): its students are not in {partial}"]
+    assert [row["submission"] for row in csv.DictReader(partial.open())] == ["ada", "bob", "cy", "erin", "henry"]
+    assert run_cli("merge", "--expect-shards", "2", "--out", str(partial), *map(str, shards)).returncode == 0
+
+    # More shards than students: the empty one says so.
+    empty = tmp_path / "shard-6" / "grades.csv"
+    proc = run_cli("batch", str(classroom), "--shard", "6/6", "--out", str(empty), "--quiet", "--model", "tiny")
+    assert proc.returncode == 0 and empty.read_text().strip() == "submission,total," + ",".join(EXERCISES)
+    assert (f"note: shard 6/6 has no students (the class under {classroom} has 5, fewer than 6 shards): "
+            f"{empty} holds the CSV header only") in proc.stderr.splitlines()
+
+
+@pytest.fixture(scope="module")
+def not_folders(tmp_path_factory) -> dict[str, Path]:
+    root = tmp_path_factory.mktemp("not-folders")
+    with zipfile.ZipFile(root / "class.zip", "w") as archive:
+        archive.writestr("ada/tokenization.py", "")
+    (root / "grades.csv").write_text("submission,total\n")
+    return {"zip": root / "class.zip", "csv": root / "grades.csv"}
 
 
 @pytest.mark.parametrize("args, says", [
     (["batch", "no/such/folder"], "does not exist"),
     (["batch", str(SOLUTIONS_DIR.parent / "tests" / "kit"), "--shard", "3/2"], "--shard takes K/N"),
+    (["batch", "{zip}"], "batch folder '{zip}' is a zip archive, not a folder: unzip it and pass the folder that "
+                         "holds one subfolder per student"),
+    (["batch", "{csv}"], "batch folder '{csv}' is a file, not a folder: pass the folder that holds one subfolder "
+                         "per student"),
+    (["batch", str(SOLUTIONS_DIR)], "tokenization.py), not one folder per student: grade one submission with "
+                                    f"`python -m grader --submission {SOLUTIONS_DIR}`"),
+    (["merge", "--expect-shards", "2", "--out", "{csv}.out", "{csv}"], "cannot tell which shard"),
 ])
-def test_bad_batch_options_are_one_line_and_exit_2(args, says):
-    proc = run_cli(*args)
+def test_bad_batch_options_are_one_line_and_exit_2(args, says, not_folders):
+    proc = run_cli(*(arg.format(**not_folders) for arg in args))
     assert proc.returncode == 2
-    assert proc.stderr.startswith("error: ") and proc.stderr.strip().count("\n") == 0 and says in proc.stderr
+    assert proc.stderr.startswith("error: ") and proc.stderr.strip().count("\n") == 0
+    assert says.format(**not_folders) in proc.stderr, proc.stderr

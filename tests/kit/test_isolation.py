@@ -22,7 +22,7 @@ MEMORY_GB = 1  # the address space a test process may add (runaway_memory reserv
 
 ALL = None  # the whole exercise is lost
 BATCH = ("test_batch_encode", "test_tokenizer_not_changed")  # the tests that call batch_encode
-TWO_TEXTS = ("test_batch_encode_pad_is_eos_without_pad_token",)  # the one test with two texts
+TWO_TEXTS = ("test_batch_encode_pad_is_eos_without_pad_token",)  # the one test with ['The movie was full of', 'Hi']
 FIVE_TEXTS = ("test_batch_encode_matches_reference",)  # the one test with five texts
 
 

@@ -53,3 +53,12 @@ def sample_next_token(logits, temperature, generator, top_k=None, top_p=None):
         scores = top_p_filter(scores, top_p)
     probs = torch.softmax(scores, dim=-1)
     return torch.multinomial(probs, num_samples=1, generator=generator)[:, 0]
+
+
+def repetition_penalty(logits, generated_ids, penalty):
+    # a mask of the seen tokens per row, then torch.where over the whole vocabulary
+    if isinstance(penalty, bool) or not isinstance(penalty, (int, float)) or not math.isfinite(penalty) or penalty <= 0:
+        raise ValueError(f"bad repetition penalty {penalty!r}: it must be finite and > 0")
+    ids = torch.as_tensor(generated_ids, dtype=torch.long, device=logits.device)
+    seen = torch.zeros(logits.shape, dtype=torch.bool, device=logits.device).scatter(-1, ids, True)
+    return torch.where(seen, torch.where(logits > 0, logits / penalty, logits * penalty), logits)

@@ -61,3 +61,19 @@ def sample_next_token(logits, temperature, generator, top_k=None, top_p=None):
         if top_p < 1:
             scores = top_p_filter(scores, top_p)
     return scores.softmax(dim=-1).multinomial(1, generator=generator)[:, 0]
+
+
+def repetition_penalty(logits, generated_ids, penalty):
+    # each row's distinct ids, penalised one row at a time (index_put on a copy)
+    if isinstance(penalty, bool) or not isinstance(penalty, numbers.Real) or not math.isfinite(penalty) or penalty <= 0:
+        raise ValueError(f"repetition penalty must be a finite number > 0, got {penalty!r}")
+    ids = torch.as_tensor(generated_ids, dtype=torch.long, device=logits.device)
+    out = logits.clone()
+    rows, ids_rows = out.reshape(-1, out.shape[-1]), ids.reshape(-1, ids.shape[-1]) if ids.numel() else None
+    if ids_rows is None:
+        return out
+    for row, row_ids in zip(rows, ids_rows):
+        unique = row_ids.unique()
+        values = row[unique]
+        row[unique] = torch.where(values < 0, values * penalty, values / penalty)
+    return out

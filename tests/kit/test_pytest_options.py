@@ -1,0 +1,45 @@
+"""The kit's pytest options from any folder: the plugin is an entry point of the environment, so
+`--submission` is known wherever pytest runs; the one form pytest cannot read (a space before a
+folder, taken for a test path) stops with one line that gives the form that works."""
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from grader.submission import REPO, SOLUTIONS_DIR
+
+pytestmark = pytest.mark.kit
+
+
+def pytest_from(folder, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "pytest", *args, "-q", "--model", "tiny", "--device", "cpu"],
+                          cwd=folder, capture_output=True, text=True, timeout=600)
+
+
+@pytest.fixture(scope="module")
+def elsewhere(tmp_path_factory):
+    """A submission outside the kit (the reference's files)."""
+    folder = tmp_path_factory.mktemp("student") / "exercises"
+    shutil.copytree(SOLUTIONS_DIR, folder, ignore=shutil.ignore_patterns("__pycache__"))
+    return folder
+
+
+def test_submission_with_equals_works_from_the_kit(elsewhere):
+    proc = pytest_from(REPO, "-m", "tokenization", f"--submission={elsewhere}")
+    assert proc.returncode == 0 and " passed" in proc.stdout, proc.stdout[-2000:]
+
+
+def test_options_work_from_another_folder(elsewhere, tmp_path):
+    proc = pytest_from(tmp_path, str(REPO / "tests"), "-m", "tokenization", "--submission", str(elsewhere))
+    assert proc.returncode == 0 and " passed" in proc.stdout, proc.stdout[-2000:] + proc.stderr[-2000:]
+
+
+def test_submission_with_a_space_is_refused_with_the_form_that_works(elsewhere):
+    proc = pytest_from(REPO, "-m", "tokenization", "--submission", str(elsewhere))
+    assert proc.returncode == 4
+    lines = [line for line in (proc.stdout + proc.stderr).splitlines() if line.strip()]
+    assert lines == [f"ERROR: pytest took {elsewhere} for a test folder: write --submission={elsewhere} "
+                     f"(with '='), e.g. pytest -m sampling --submission={elsewhere}"], lines
