@@ -1,5 +1,5 @@
-# Two commands do everything on a fresh machine: `make grade` (grade exercises/) and `make test`
-# (the kit's own tests). Both create or refresh the virtual environment first.
+# `make grade` grades exercises/ on a fresh machine: like every target here, it creates or refreshes
+# the virtual environment first (`make help` lists the targets).
 PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python

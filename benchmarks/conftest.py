@@ -43,3 +43,12 @@ def warm_lm(lm):
             lm.model(input_ids=lm.tokenizer(PROMPT, return_tensors="pt").input_ids.to(lm.device))
         _WARMED.add(id(lm))
     return lm
+
+
+@pytest.fixture(scope="session")
+def ref():
+    """The reference solutions, or None in a student release, which has none: the reference's rows
+    are then skipped, and the submission stands in where the reference was a baseline."""
+    from grader.submission import SOLUTIONS_DIR, Submission
+
+    return Submission(SOLUTIONS_DIR) if SOLUTIONS_DIR.is_dir() else None

@@ -54,7 +54,7 @@ def test_sample(benchmark, warm_lm, impl, ref, who):
 def test_eight_samples(benchmark, warm_lm, impl, ref, who):
     """num_samples=8 as one batch: 8 rows per forward pass instead of 8 passes."""
     model, tokenizer = warm_lm.model, warm_lm.tokenizer
-    code = ref if who == "8 single runs" else pick(who, impl, ref)
+    code = (ref or impl) if who == "8 single runs" else pick(who, impl, ref)
 
     def sample(num_samples, seed):
         generator = torch.Generator(model.device).manual_seed(seed)
@@ -99,11 +99,11 @@ def test_beam_search(benchmark, warm_lm, impl, ref, who):
 
 @pytest.mark.parametrize("cached", [False, True], ids=["uncached", "cached"])
 @pytest.mark.parametrize("n", CACHE_LENGTHS)
-def test_cache(benchmark, warm_lm, ref, n, cached):
+def test_cache(benchmark, warm_lm, impl, ref, n, cached):
     """The reference's KV-cache loop against the same greedy loop re-reading everything each step."""
     model, tokenizer = warm_lm.model, warm_lm.tokenizer
     benchmark.group = f"cache {n:03d} tokens"
-    decode = ref.decoding.greedy_decode if cached else uncached_greedy
+    decode = (ref or impl).decoding.greedy_decode if cached else uncached_greedy
     measure(benchmark, lambda: decode(model, tokenizer, PROMPT, n), unit="tokens", work=len,
             baseline=not cached, rounds=SLOW_ROUNDS if n >= 128 else ROUNDS,
             label="KV cache (reference)" if cached else "no cache (re-reads the sequence)",

@@ -9,8 +9,9 @@ the updated one as `out.cache` beside `out.logits` (`past_key_values` is the dep
 `logits_to_keep=1` computes logits for the last position only, as `generate()` does.
 
 Repetition penalty (both functions take `repetition_penalty=`): before choosing, pass each step's
-float32 logits through your `repetition_penalty(logits, ids so far, penalty)` from Task 3 (`from
-.sampling import repetition_penalty as penalise`: the keyword argument has the same name), with
+float32 logits through your `repetition_penalty(logits, ids so far, penalty)` from Task 3, called
+positionally (import it under another name, `from .sampling import repetition_penalty as
+penalise`: inside these functions the name `repetition_penalty` is the keyword argument), with
 the ids so far = the prompt AND every new token, `[batch, prompt_len + steps]`, as generate()
 does. It comes first: the temperature, top-k and top-p work on the penalised logits.
 
@@ -87,8 +88,7 @@ def sample_decode(model, tokenizer, prompt: str, max_new_tokens: int, temperatur
 
     With `generator` seeded `s`, it draws exactly what `model.generate(do_sample=True,
     num_return_sequences=num_samples, ...)` draws after `torch.manual_seed(s)` with the same
-    settings, each row cut after its first EOS (the exact call: `python -m grader hint
-    decoding.sample_decode --level 3`).
+    settings (temperature, top-k, top-p, repetition penalty), each row cut after its first EOS.
 
     What to compute: all samples as ONE batch (`[num_samples, prompt_len]`: the same prompt in
     every row, so no padding), one forward pass with the cache per step for the whole batch, one

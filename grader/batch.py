@@ -118,9 +118,9 @@ def _cell(value: float | None) -> str:
 def run_batch(root: Path, out: Path, jobs: int = 1, shard: str | None = None, model: str = "default",
               device: str = "auto", exercises=None, timeout: int | None = None, extra_tests=None,
               memory_gb: float | None = None, hidden_visibility: str | None = None, progress: bool = True,
-              deadline: float | None = None) -> list[dict]:
+              deadline: float | None = None, expectations: str = "auto") -> list[dict]:
     """Grade the submissions under `root`, write the CSV to `out` and the JSONs beside it; return the rows."""
-    from . import run
+    from . import devices, run
     from .results import HIDDEN_VISIBILITY, write_gradescope
     from .submission import resolve_folder
 
@@ -144,7 +144,7 @@ def run_batch(root: Path, out: Path, jobs: int = 1, shard: str | None = None, mo
         except KitError as err:  # one student's empty folder must not stop the class
             invalid[student.name] = str(err)
     options = dict(model=model, device=device, exercises=chosen, timeout=timeout or run.DEFAULT_TIMEOUT,
-                   jobs=jobs, extra_tests=extra_tests, deadline=deadline,
+                   jobs=jobs, extra_tests=extra_tests, deadline=deadline, expectations=expectations,
                    memory_gb=run.DEFAULT_MEMORY_GB if memory_gb is None else memory_gb)
     results = _grade_with_progress(graded, chosen, options, progress) if graded else []
     by_name = dict(zip([name for name, _ in graded], results))
@@ -152,11 +152,14 @@ def run_batch(root: Path, out: Path, jobs: int = 1, shard: str | None = None, mo
     out.parent.mkdir(parents=True, exist_ok=True)
     rows = []
     for student in students:
-        name, folder = student.name, student.folder or root / name
+        name = student.name
+        folder = student.folder or root / name
         result = by_name.get(name)
-        if result is None:  # nothing gradable: zero, and the reason in its JSON
-            result = run.GradeResult(submission=str(folder), model=model, device=device, exercises=[
-                run.ExerciseResult(name=e, share=SHARES[e], note=invalid[name]) for e in chosen])
+        if result is None:  # nothing gradable: zero, and the reason (once) in its JSON
+            result = run.GradeResult(submission=str(folder), model=model, device=str(devices.resolve(device)),
+                                     exercises=[run.ExerciseResult(name=e, share=SHARES[e],
+                                                                   note=invalid[name] if i == 0 else "")
+                                                for i, e in enumerate(chosen)])
         write_gradescope(result, out.parent / f"{name}.json", hidden_visibility or HIDDEN_VISIBILITY)
         points = {ex.name: ex.earned for ex in result.exercises}
         rows.append({"submission": name, "total": _cell(result.total),
@@ -272,7 +275,7 @@ def main(argv: list[str]) -> int:
                          device=args.device, exercises=args.exercise, timeout=args.timeout,
                          extra_tests=args.extra_tests, memory_gb=args.memory_limit,
                          hidden_visibility=args.hidden_visibility, progress=not args.quiet,
-                         deadline=args.deadline)
+                         deadline=args.deadline, expectations=args.expectations)
         print(f"Graded {len(rows)} submissions: {args.out} (and one JSON per submission beside it).")
         return 0
 

@@ -247,7 +247,7 @@ class Recordings:
         slug = model_slug(lm.name) if lm is not None else None
         found = self.file(test_file, slug)
         if found is None:
-            return None, f"no recording for model {lm.name if lm is not None else '(none)'}"
+            return None, f"no recording for model {lm.name}" if lm is not None else "no recording of this test"
         if lm is not None and found.header.get("fingerprint") != self.model_fingerprint(lm):
             return None, f"the recording for model {lm.name} was made with other weights"
         return found, ""

@@ -54,7 +54,7 @@ def main(argv: list[str]) -> int:
     def body() -> int:
         shown = hint(args.name, args.level)
         for number, text in enumerate(shown, 1):
-            print(f"{args.name}, hint {number} of {LEVELS}: {text}")
+            print(f"{args.name}, hint {number} of {allowed_levels()}: {text}")
         if len(shown) < min(LEVELS, allowed_levels()):
             print(f"More: python -m grader hint {args.name} --level {len(shown) + 1}")
         return 0

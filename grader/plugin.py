@@ -69,6 +69,13 @@ def pytest_configure(config):
     channel = config.getoption("grader_channel")
     report = config.getoption("grader_report")
     submission = config.getoption("submission")
+    if not channel:  # a folder that is not there is one line, not one error per test
+        try:
+            from .submission import resolve_folder
+
+            resolve_folder(submission)
+        except KitError as err:
+            raise pytest.UsageError(str(err)) from None
     if submission and config.inipath is None and config.rootpath == Path(submission).expanduser().resolve():
         # Before it knows the kit's options, pytest reads `--submission PATH` as an option it does not
         # know followed by a test path, and settles on PATH as its root folder.
@@ -106,8 +113,14 @@ def pytest_generate_tests(metafunc):
 
 
 def pytest_collection_modifyitems(config, items):
-    """Under the grader, leave out the tests a previous test process already reported (exact node
-    ids; pytest's own --deselect matches prefixes)."""
+    """Leave out the anchors where there is no reference to anchor (a student release); under the
+    grader, the tests a previous test process already reported (exact node ids; pytest's own
+    --deselect matches prefixes)."""
+    if not SOLUTIONS_DIR.is_dir():
+        anchors = [item for item in items if item.get_closest_marker("anchor")]
+        if anchors:
+            config.hook.pytest_deselected(items=anchors)
+            items[:] = [item for item in items if not item.get_closest_marker("anchor")]
     skip_file = config.getoption("grader_skip")
     if not skip_file:
         return
@@ -391,7 +404,8 @@ class GraderReport:
             if problem:
                 self.tampered = problem
                 state.update(outcome="failed", message=f"tampering: {problem}; this test and the rest of "
-                                                       f"the exercise score 0", detail="")
+                                                       f"the exercise score 0 - write your own code, and leave "
+                                                       f"the grader and the kit's files alone", detail="")
                 return
         if self.tampered:
             state.update(outcome="failed", message=f"not graded: {self.tampered} (earlier in this exercise)",

@@ -17,7 +17,7 @@ def compared_with(result: GradeResult) -> str:
     sources = {t.expectations for ex in result.exercises for t in ex.tests if t.expectations}
     live = sorted(s for s in sources if s.startswith("live"))
     if live:
-        return f"live checks built from transformers ({live[0].removeprefix('live (').rstrip(')')})"
+        return f"live checks built from transformers ({live[0][len('live ('):-1]})"
     return "recordings (tests/expectations)" if sources else "properties and transformers"
 
 
@@ -56,6 +56,7 @@ def print_report(result: GradeResult, console: Console | None = None) -> None:
         if hidden:
             passed = sum(t.outcome == "passed" for t in hidden)
             console.print(f"  {ex.name}: {passed} of {len(hidden)} hidden tests passed")
-    if result.total >= result.possible - 1e-9:
+    everything = all(t.outcome == "passed" for ex in result.exercises for t in ex.tests)
+    if everything and result.total >= result.possible - 1e-9:
         console.print("\n[green]Everything passes.[/]")
-    console.print(f"\nGraded in {result.seconds:.0f} s. Run one exercise's tests with `pytest -m <exercise>`.")
+    console.print(f"\nGraded in {result.seconds:.0f} s. Run one exercise's tests with `pytest -m <exercise>` (after `source .venv/bin/activate`).")

@@ -47,10 +47,19 @@ def _test_output(test: TestResult) -> str:
 
 
 def summary(result: GradeResult) -> str:
-    """A few lines for the whole submission: points per exercise and what went wrong in a process."""
-    lines = [f"Total: {_points(result.total):g} / {_points(result.possible):g}"]
+    """A few lines for the whole submission: points per exercise and what went wrong in a process.
+
+    With hidden tests, students see this text at once: it then counts the visible tests only and
+    gives no total (Gradescope shows the total once the grades are published)."""
+    hidden = any(t.hidden for ex in result.exercises for t in ex.tests)
+    lines = ["Points of the visible tests (the hidden tests and the total come once the grades are published)"
+             if hidden else f"Total: {_points(result.total):g} / {_points(result.possible):g}"]
     for ex in result.exercises:
-        lines.append(f"{ex.name}: {_points(ex.earned):g} / {ex.share:g} ({ex.passed} of {len(ex.tests)} tests passed)")
+        shown = [t for t in ex.tests if not t.hidden]
+        earned, possible = sum(t.score for t in shown), sum(t.max_score for t in shown)
+        passed = sum(t.outcome == "passed" for t in shown)
+        lines.append(f"{ex.name}: {_points(earned):g} / {_points(possible):g} ({passed} of {len(shown)} "
+                     f"{'visible ' if hidden else ''}tests passed)")
         if ex.note:
             lines.append(f"  {ex.note}")
     return "\n".join(lines)

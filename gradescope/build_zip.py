@@ -64,6 +64,10 @@ def main(argv=None) -> int:
     if hidden is not None and not any(hidden.rglob("test_*.py")):
         print(f"error: --hidden '{args.hidden}' is not a folder with test_*.py files", file=sys.stderr)
         return 2
+    if hidden is not None and not (hidden / "expectations").is_dir():
+        print(f"warning: {args.hidden} has no expectations/ folder: its tests that compare with the reference "
+              f"will be skipped, and their points left out, unless you record them first "
+              f"(make expectations HIDDEN={args.hidden})", file=sys.stderr)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     found = members(hidden)

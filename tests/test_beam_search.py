@@ -296,7 +296,7 @@ def test_beam_search_bad_arguments_raise(impl, model, tokenizer, case):
 @pytest.mark.parametrize("case", [*SETTINGS, "plain-5_beams-length_penalty_0-early_stopping-return_5",
                                   "plain-2_beams-length_penalty_-1-return_2"])
 @pytest.mark.parametrize("stops", ["model_eos", "staggered_eos"])
-def test_reference_beam_search_equals_generate(ref, model, tokenizer, tol, case, stops):
+def test_anchor_beam_search_equals_generate(ref, model, tokenizer, tol, case, stops):
     extra = {"plain-5_beams-length_penalty_0-early_stopping-return_5": ("plain", 5, 0.0, True, 5),
              "plain-2_beams-length_penalty_-1-return_2": ("plain", 2, -1.0, False, 2)}
     prompt_case, *args = SETTINGS.get(case) or extra[case]
@@ -320,7 +320,7 @@ def _reference_staggered_stops(ref, model, tokenizer, prompt, num_beams):
 
 
 @pytest.mark.anchor
-def test_reference_beam_search_does_the_work_of_generate(ref, model, tokenizer):
+def test_anchor_beam_search_does_the_work_of_generate(ref, model, tokenizer):
     """The same forward passes as generate(num_beams=...): the prompt x num_beams, then num_beams per step."""
     num_beams = 3
     with count_forward_tokens(model) as ours:

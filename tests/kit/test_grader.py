@@ -122,6 +122,7 @@ def test_batch_grades_a_class_in_shards_that_merge(tmp_path):
                                 f"in a folder {classroom / 'erin'}/ and grade again")):
         loose = json.loads((tmp_path / f"shard-{1 if name == 'henry' else 2}" / f"{name}.json").read_text())
         assert loose["score"] == 0 and says in loose["output"], loose["output"]
+        assert loose["extra_data"]["submission"] == str(classroom / name) and loose["extra_data"]["device"] == "cpu"
 
     merged = tmp_path / "class.csv"
     proc = run_cli("merge", "--out", str(merged), *map(str, shards))
@@ -160,6 +161,20 @@ def not_folders(tmp_path_factory) -> dict[str, Path]:
         archive.writestr("ada/tokenization.py", "")
     (root / "grades.csv").write_text("submission,total\n")
     return {"zip": root / "class.zip", "csv": root / "grades.csv"}
+
+
+def test_batch_gives_a_row_to_a_student_who_uploaded_a_file_first_in_the_class(tmp_path):
+    classroom = tmp_path / "class"
+    shutil.copytree(EXERCISES_DIR, classroom / "bob", ignore=shutil.ignore_patterns("__pycache__"))
+    (classroom / "aaron.py").write_text((SOLUTIONS_DIR / "tokenization.py").read_text())
+    out = tmp_path / "grades.csv"
+    proc = run_cli("batch", str(classroom), "--out", str(out), "--quiet", "--model", "tiny", "--device", "cpu",
+                   "--exercise", "tokenization")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert [(r["submission"], r["total"]) for r in csv.DictReader(out.open())] == [("aaron", "0"), ("bob", "0")]
+    aaron = json.loads((tmp_path / "aaron.json").read_text())
+    assert aaron["extra_data"]["submission"] == str(classroom / "aaron")
+    assert aaron["output"].count("uploaded a file, not a folder") == 1
 
 
 @pytest.mark.parametrize("args, says", [

@@ -115,6 +115,10 @@ def test_hidden_tests_are_graded_and_marked_hidden(graded):
     assert {visibility[t.name] for t in hidden} == {"after_published"}
     assert set(visibility.values()) == {"visible", "after_published"}
     assert {t["visibility"] for t in gradescope(graded, "hidden")["tests"] if "hidden" in t["name"]} == {"hidden"}
+    # the top-level output, which students see at once, gives neither the total nor the hidden tests
+    visible = [t for t in graded.exercise("tokenization").tests if not t.hidden]
+    assert "Total" not in results["output"]
+    assert f"({sum(t.outcome == 'passed' for t in visible)} of {len(visible)} visible tests passed)" in results["output"]
 
 
 def test_students_never_see_hidden_test_names(graded):
