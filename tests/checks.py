@@ -135,6 +135,7 @@ def refuse_library_answers(folder):
     submission's own files (the folder `folder`): they are what the sampling functions are checked
     against, so calling them (or pasting in the tests' oracles, which do) is not writing the
     function. The tests' own calls go through."""
+    import functools
     import os
     import sys
 
@@ -143,17 +144,21 @@ def refuse_library_answers(folder):
 
     prefix = str(folder) + os.sep
     saved = []
+
+    def guard(original, name):
+        # functools.wraps keeps the signature, which generate()'s LogitsProcessorList inspects
+        @functools.wraps(original)
+        def guarded(self, *args, **kwargs):
+            if sys._getframe(1).f_code.co_filename.startswith(prefix):
+                raise AssertionError(f"your code calls transformers' {name}, which your function is checked "
+                                     f"against: write your own code for this step")
+            return original(self, *args, **kwargs)
+        return guarded
+
     for cls in (TemperatureLogitsWarper, TopKLogitsWarper, TopPLogitsWarper, RepetitionPenaltyLogitsProcessor):
         original = vars(cls)["__call__"]
-
-        def guarded(self, *args, _original=original, _name=cls.__name__, **kwargs):
-            if sys._getframe(1).f_code.co_filename.startswith(prefix):
-                raise AssertionError(f"your code calls transformers' {_name}, which your function is checked "
-                                     f"against: write your own code for this step")
-            return _original(self, *args, **kwargs)
-
         saved.append((cls, original))
-        cls.__call__ = guarded
+        cls.__call__ = guard(original, cls.__name__)
     try:
         yield
     finally:
