@@ -12,6 +12,20 @@ class KitError(Exception):
     """A problem the user can fix; its message is one line that says what was wrong and what to do."""
 
 
+def versions(*packages: str) -> dict[str, str]:
+    """The installed version of each package ("not installed" where it is not): what results and
+    recordings note down, because a grade depends on them."""
+    from importlib import metadata
+
+    found = {}
+    for package in packages:
+        try:
+            found[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            found[package] = "not installed"
+    return found
+
+
 def run_command(body) -> int:
     """Run a command line's `body()`, which returns the exit code. What keeps the command from
     running (a KitError, or an OSError such as an output path that cannot be written) is one line

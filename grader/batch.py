@@ -19,7 +19,6 @@ big for one machine spreads over N CI jobs; ``merge`` joins their CSVs into one,
 """
 from __future__ import annotations
 
-import argparse
 import csv
 import re
 import sys
@@ -27,7 +26,7 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import KitError, run_command
+from . import KitError
 from .points import EXERCISES, SHARES
 
 
@@ -121,6 +120,7 @@ def run_batch(root: Path, out: Path, jobs: int = 1, shard: str | None = None, mo
               deadline: float | None = None, expectations: str = "auto") -> list[dict]:
     """Grade the submissions under `root`, write the CSV to `out` and the JSONs beside it; return the rows."""
     from . import devices, run
+    from .result import ExerciseResult, GradeResult
     from .results import HIDDEN_VISIBILITY, write_gradescope
     from .submission import resolve_folder
 
@@ -156,10 +156,10 @@ def run_batch(root: Path, out: Path, jobs: int = 1, shard: str | None = None, mo
         folder = student.folder or root / name
         result = by_name.get(name)
         if result is None:  # nothing gradable: zero, and the reason (once) in its JSON
-            result = run.GradeResult(submission=str(folder), model=model, device=str(devices.resolve(device)),
-                                     exercises=[run.ExerciseResult(name=e, share=SHARES[e],
-                                                                   note=invalid[name] if i == 0 else "")
-                                                for i, e in enumerate(chosen)])
+            result = GradeResult(submission=str(folder), model=model, device=str(devices.resolve(device)),
+                                 dtype=devices.dtype_name(),
+                                 exercises=[ExerciseResult(name=e, share=SHARES[e], note=invalid[name] if i == 0 else "")
+                                            for i, e in enumerate(chosen)])
         write_gradescope(result, out.parent / f"{name}.json", hidden_visibility or HIDDEN_VISIBILITY)
         points = {ex.name: ex.earned for ex in result.exercises}
         rows.append({"submission": name, "total": _cell(result.total),
@@ -170,7 +170,13 @@ def run_batch(root: Path, out: Path, jobs: int = 1, shard: str | None = None, mo
 
 def _grade_with_progress(graded: list, chosen: list, options: dict, progress: bool) -> list:
     from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+    )
 
     from .run import grade_many
 
@@ -240,43 +246,3 @@ def merge(out: Path, inputs: list[Path], expect_shards: int | None = None) -> tu
     missing = [f"missing: shard {k} of {expect_shards} (no shard-{k}/ CSV among the inputs): its students "
                f"are not in {out}" for k in range(1, (expect_shards or 0) + 1) if k not in found]
     return merged, missing
-
-
-def main(argv: list[str]) -> int:
-    command, rest = argv[0], argv[1:]
-    parser = argparse.ArgumentParser(prog=f"python -m grader {command}")
-    if command == "batch":
-        from .__main__ import add_grading_options  # imports torch: `merge` needs only the CSVs
-
-        parser.description = "Grade every submission folder under DIR (one per student)."
-        parser.add_argument("dir", metavar="DIR", help="folder with one subfolder per student")
-        parser.add_argument("--out", default="grades.csv", metavar="FILE.csv",
-                            help="the CSV to write; the per-student JSONs go beside it (default: grades.csv)")
-        parser.add_argument("--shard", default=None, metavar="K/N", help="grade only the K-th of N slices of the class")
-        parser.add_argument("--quiet", action="store_true", help="no progress bar")
-        add_grading_options(parser)
-    else:
-        parser.description = "Join the CSVs of several batch shards into one."
-        parser.add_argument("inputs", nargs="+", metavar="SHARD.csv")
-        parser.add_argument("--out", required=True, metavar="FILE.csv")
-        parser.add_argument("--expect-shards", type=int, default=None, metavar="N",
-                            help="the class was graded in N shards, each CSV in a folder shard-K: merge the CSVs "
-                                 "that exist, name the missing shards and exit with code 1 if any is missing")
-    args = parser.parse_args(rest)
-
-    def body() -> int:
-        if command == "merge":
-            rows, missing = merge(Path(args.out), [Path(p) for p in args.inputs], args.expect_shards)
-            print(f"Merged {len(rows)} submissions into {args.out}.")
-            for line in missing:
-                print(line, file=sys.stderr)
-            return 1 if missing else 0
-        rows = run_batch(Path(args.dir), Path(args.out), jobs=args.jobs, shard=args.shard, model=args.model,
-                         device=args.device, exercises=args.exercise, timeout=args.timeout,
-                         extra_tests=args.extra_tests, memory_gb=args.memory_limit,
-                         hidden_visibility=args.hidden_visibility, progress=not args.quiet,
-                         deadline=args.deadline, expectations=args.expectations)
-        print(f"Graded {len(rows)} submissions: {args.out} (and one JSON per submission beside it).")
-        return 0
-
-    return run_command(body)

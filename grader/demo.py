@@ -19,9 +19,7 @@ a seeded generator, so the same code gives the same output every run.
 """
 from __future__ import annotations
 
-import argparse
 import math
-import sys
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -32,7 +30,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from . import KitError, models, run_command
+from . import models
+from .messages import describe_failure
 from .submission import REPO, Submission
 
 PROMPT = "The movie was full of"
@@ -111,8 +110,6 @@ class Demo:
 def failure_line(demo: Demo, err: Exception) -> str:
     """One line for code that failed: which function, and which task to work on."""
     import pytest
-
-    from .plugin import describe_failure  # the grader's one-line messages, reused
 
     return describe_failure(pytest.ExceptionInfo.from_exception(err), demo.impl.folder)
 
@@ -333,45 +330,3 @@ def run_demo(impl: Submission, lm: models.LoadedModel, console: Console | None =
         demo.console.print(f"{demo.skipped} part(s) could not run: each says why above. Fix the "
                            f"function it names (the task number says where), then run the demo again.")
     return demo
-
-
-def parse_args(argv=None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m grader demo", description=(
-        "Show the exercise set's observations (tokens, next-token probabilities, greedy and "
-        "sampled continuations, per-token log-probabilities, perplexity, plots) computed with "
-        "a submission's own code."))
-    parser.add_argument("--submission", default=None, metavar="PATH",
-                        help="folder laid out like exercises/ (default: exercises/; solutions/ shows the reference)")
-    parser.add_argument("--model", default="default", metavar="NAME",
-                        help="default, tiny, a local folder or a locally cached Hugging Face id (default: default)")
-    parser.add_argument("--device", default="auto", metavar="D", help="auto, cpu, cuda or cuda:N (default: auto)")
-    parser.add_argument("--prompt", default=PROMPT, metavar="TEXT", help=f"the prompt (default: {PROMPT!r})")
-    parser.add_argument("--out", default=str(DEFAULT_OUT), metavar="DIR",
-                        help="folder for the PNG plots, created if needed (default: results/demo/ in the kit)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the sampling generator (default: 0)")
-    parser.add_argument("--max-new-tokens", type=int, default=20, metavar="N",
-                        help="length of each continuation (default: 20)")
-    parser.add_argument("--samples", type=int, default=5, metavar="N",
-                        help="samples per decoding setting (default: 5)")
-    return parser.parse_args(argv)
-
-
-def main(argv=None) -> int:
-    args = parse_args(argv)
-
-    def body() -> int:
-        if not args.prompt.strip():
-            raise KitError("--prompt is empty; give some text to continue")
-        if args.max_new_tokens < 1 or args.samples < 1:
-            raise KitError("--max-new-tokens and --samples must be at least 1")
-        impl = Submission(args.submission)
-        models.check(args.model)
-        lm = models.load(args.model, args.device)
-        run_demo(impl, lm, prompt=args.prompt, out=Path(args.out), seed=args.seed,
-                 max_new_tokens=args.max_new_tokens, num_samples=args.samples)
-        return 0
-
-    return run_command(body)
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -12,6 +12,11 @@ from . import KitError
 DTYPE = torch.float32
 
 
+def dtype_name() -> str:
+    """DTYPE as results name it: "float32"."""
+    return str(DTYPE).removeprefix("torch.")
+
+
 @dataclass(frozen=True)
 class Tolerance:
     """How close two float results must be to count as equal (|got - want| <= atol + rtol*|want|)."""

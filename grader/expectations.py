@@ -35,6 +35,8 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from . import versions
+
 FOLDER = "expectations"  # beside the test files: tests/expectations/, <hidden tests>/expectations/
 COMMON = "common"  # the recordings of tests that use no model
 MODES = ("auto", "recorded", "live", "check", "record")
@@ -139,18 +141,6 @@ def fingerprint(model, tokenizer) -> str:
         digest.update(f"{name}:{list(tensor.shape)}".encode())
         digest.update(sample.numpy().tobytes())
     return digest.hexdigest()[:16]
-
-
-def versions() -> dict:
-    from importlib import metadata
-
-    found = {}
-    for package in ("textgen-kit", "torch", "transformers"):
-        try:
-            found[package] = metadata.version(package)
-        except metadata.PackageNotFoundError:
-            found[package] = "not installed"
-    return found
 
 
 # ----------------------------------------------------------------------------------------------
@@ -259,7 +249,7 @@ class Recordings:
         if path not in self.recorded:
             header = {"format": FORMAT, "model": lm.name if lm is not None else None,
                       "fingerprint": self.model_fingerprint(lm) if lm is not None else None,
-                      "device": "cpu", "versions": versions()}
+                      "device": "cpu", "versions": versions("textgen-kit", "torch", "transformers")}
             self.recorded[path] = RecordingFile(path=path, header=header)
         self.recorded[path].tests.setdefault(key, []).append(encode(value))
 

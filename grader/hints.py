@@ -8,11 +8,10 @@ levels are left out of its hints.json, and the command says the course stops the
 """
 from __future__ import annotations
 
-import argparse
 import json
 from pathlib import Path
 
-from . import KitError, run_command
+from . import KitError
 
 FILE = Path(__file__).resolve().parent / "hints.json"
 LEVELS = 3
@@ -42,21 +41,3 @@ def hint(name: str, level: int) -> list[str]:
     if level > allowed_levels():
         raise KitError(f"your course shows hints up to level {allowed_levels()}; ask your instructor for more")
     return list(HINTS[name][:level])
-
-
-def main(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="python -m grader hint", description=__doc__.splitlines()[0])
-    parser.add_argument("name", metavar="MODULE.FUNCTION", help="e.g. sampling.top_p_filter")
-    parser.add_argument("--level", type=int, default=1, metavar="N",
-                        help=f"show levels 1 to N (1: the idea, 2: the approach, 3: the recipe; default 1)")
-    args = parser.parse_args(argv)
-
-    def body() -> int:
-        shown = hint(args.name, args.level)
-        for number, text in enumerate(shown, 1):
-            print(f"{args.name}, hint {number} of {allowed_levels()}: {text}")
-        if len(shown) < min(LEVELS, allowed_levels()):
-            print(f"More: python -m grader hint {args.name} --level {len(shown) + 1}")
-        return 0
-
-    return run_command(body)

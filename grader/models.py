@@ -18,8 +18,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import KitError
-from . import devices
+from . import KitError, devices
 
 DEFAULT_NAME = "SmolLM2-135M-Instruct"
 DEFAULT_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -154,6 +153,39 @@ def load(name: str = "default", device: str = "auto") -> LoadedModel:
     model.to(target).eval()
     model.requires_grad_(False)
     return LoadedModel(name=name, model=model, tokenizer=tokenizer, device=target)
+
+
+# The models this process has loaded, by (name, device): the `lm` fixture, the grader's worker
+# (which loads the model before it forks its test processes) and the tamper guard share them.
+_LOADED: dict[tuple[str, str], LoadedModel] = {}
+
+
+def loaded(name: str = "default", device: str = "auto") -> LoadedModel:
+    """`name` on `device`, loaded once per process (see `load`)."""
+    key = ((name or "default").strip(), str(devices.resolve(device)))
+    if key not in _LOADED:
+        _LOADED[key] = load(*key)
+    return _LOADED[key]
+
+
+def loaded_models() -> list[LoadedModel]:
+    return list(_LOADED.values())
+
+
+def names(spec: str | None) -> list[str]:
+    """The model names in a comma-separated `spec` ("tiny,default"); ["default"] when it has none.
+    The kit's tests run once per name; the grader grades with one (`check_one`)."""
+    return [n.strip() for n in (spec or "").split(",") if n.strip()] or ["default"]
+
+
+def check_one(spec: str | None) -> str:
+    """The single model name in `spec`, checked as `check` does; a list is a one-line error."""
+    found = names(spec)
+    if len(found) > 1:
+        raise KitError(f"--model takes one model to grade with, got {len(found)} ({', '.join(found)}); "
+                       f"grade once per model")
+    check(found[0])
+    return found[0]
 
 
 def check(name: str) -> None:

@@ -15,7 +15,7 @@ def check(exercise: str, submission=None, model: str = "default", device: str = 
     """Grade one exercise and print its points and what to fix.
 
     Args:
-        exercise: tokenization, next_token, sampling, decoding or logprobs.
+        exercise: tokenization, next_token, sampling, decoding, logprobs or beam_search.
         submission: a folder laid out like exercises/ (default exercises/; "solutions" for the
             reference).
         model: "default", "tiny" (a random model: fast, but some results mean nothing), a local

@@ -1,4 +1,4 @@
-"""Points: one home for each exercise's share of the 100 points.
+"""Points: one home for each exercise's share of the 100 points, and for reading a test's weight.
 
 Inside an exercise, each graded test declares its weight next to it with
 ``@pytest.mark.points(n)``; a test earns ``share * n / (sum of the weights in its exercise)``.
@@ -19,3 +19,28 @@ SHARES = {
 EXERCISES = tuple(SHARES)
 TOTAL = sum(SHARES.values())
 assert TOTAL == 100
+
+
+def exercise_of(item) -> str | None:
+    """The exercise a pytest item belongs to (its exercise marker), or None."""
+    for name in EXERCISES:
+        if item.get_closest_marker(name):
+            return name
+    return None
+
+
+def weight_of(item) -> float | None:
+    """A graded item's weight (its points marker), or None when it is not graded."""
+    marker = item.get_closest_marker("points")
+    return float(marker.args[0]) if marker else None
+
+
+def graded_tests(items, hidden_dir: str | None = None) -> list[dict]:
+    """The graded items among `items`, as test processes report them to the worker: node id,
+    exercise, weight, and whether it is one of the instructor's hidden tests (under `hidden_dir`)."""
+    from pathlib import Path
+
+    hidden = Path(hidden_dir).resolve() if hidden_dir else None
+    return [{"nodeid": item.nodeid, "exercise": exercise_of(item), "weight": weight_of(item),
+             "hidden": hidden is not None and hidden in Path(str(item.path)).resolve().parents}
+            for item in items if weight_of(item) is not None]

@@ -14,12 +14,11 @@ kit tests, and what the kit's files keep for its maintainers and instructors is 
 """
 from __future__ import annotations
 
-import argparse
 import re
 import shutil
 from pathlib import Path
 
-from . import KitError, run_command
+from . import KitError
 from .hints import LEVELS, truncated
 from .submission import REPO
 
@@ -112,20 +111,3 @@ def release(out: Path, hint_levels: int = DEFAULT_HINT_LEVELS) -> list[str]:
     (out / "grader" / "hints.json").write_text(truncated(hint_levels), encoding="utf-8")
     written.append("grader/hints.json")
     return sorted(written)
-
-
-def main(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="python -m grader release", description=__doc__.splitlines()[0])
-    parser.add_argument("out", metavar="DIR", help="a new (or empty) folder outside the kit")
-    parser.add_argument("--hint-levels", type=int, default=DEFAULT_HINT_LEVELS, metavar="N",
-                        help=f"the hints it holds: levels 1 to N (1: the idea, 2: the approach, 3: the recipe, "
-                             f"nearly the answer; default: {DEFAULT_HINT_LEVELS})")
-    args = parser.parse_args(argv)
-
-    def body() -> int:
-        written = release(Path(args.out), args.hint_levels)
-        print(f"Wrote the student release to {args.out} ({len(written)} files). Check it with "
-              f"`make -C {args.out} grade` (0 points until the exercises are done).")
-        return 0
-
-    return run_command(body)

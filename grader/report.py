@@ -5,7 +5,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from .run import GradeResult
+from .result import GradeResult
 
 
 def _points(x: float) -> str:

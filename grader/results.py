@@ -9,10 +9,10 @@ from __future__ import annotations
 import json
 import platform
 import xml.etree.ElementTree as ET
-from importlib import metadata
 from pathlib import Path
 
-from .run import GradeResult, TestResult
+from . import versions
+from .result import GradeResult, TestResult
 
 # The documented fields of results.json, at the top level and for each entry of "tests".
 GRADESCOPE_FIELDS = {"score", "execution_time", "output", "output_format", "test_output_format",
@@ -22,17 +22,6 @@ GRADESCOPE_TEST_FIELDS = {"score", "max_score", "status", "name", "name_format",
 VISIBILITIES = ("hidden", "after_due_date", "after_published", "visible")
 STATUSES = ("passed", "failed")
 HIDDEN_VISIBILITY = "after_published"  # the instructor's hidden tests, unless told otherwise
-
-
-def versions() -> dict[str, str]:
-    """The versions that decide a grade, recorded with every result."""
-    found = {"python": platform.python_version()}
-    for package in ("textgen-kit", "torch", "transformers", "pytest"):
-        try:
-            found[package] = metadata.version(package)
-        except metadata.PackageNotFoundError:
-            found[package] = "not installed"
-    return found
 
 
 def _points(x: float) -> float:
@@ -91,7 +80,8 @@ def gradescope(result: GradeResult, hidden_visibility: str = HIDDEN_VISIBILITY) 
             "model": result.model,
             "device": result.device,
             "dtype": result.dtype,
-            "versions": versions(),
+            "versions": {"python": platform.python_version(),
+                         **versions("textgen-kit", "torch", "transformers", "pytest")},
             "exercises": {ex.name: {"score": _points(ex.earned), "max_score": ex.share, "note": ex.note}
                           for ex in result.exercises},
         },

@@ -28,7 +28,7 @@ import torch
 
 from checks import (expect_equal, expect_same_ids, expect_type, expect_value_error, fail, refuse_generate,
                     refuse_library_answers)
-from counting import call_once, count_forward_tokens
+from counting import call_once
 from oracles import sampling_replaced_by_oracles
 
 pytestmark = pytest.mark.decoding

@@ -1,10 +1,10 @@
 """The grader is proven, not assumed: known-wrong implementations lose points in their own
 exercise, correct variants keep full marks (see tests/wrong/README.md)."""
 import ast
-import shutil
 from pathlib import Path
 
 import pytest
+from make_submission import submission_with
 
 from grader.run import DEFAULT_JOBS, grade, grade_many
 from grader.submission import SOLUTIONS_DIR
@@ -38,23 +38,17 @@ def rewrite_sampling_imports(source: str, form: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def submission_with(tmp_path: Path, replacement: Path) -> Path:
-    """A copy of the reference solutions with one module replaced by `replacement`. The replaced
-    module's reference stays beside it as `_reference.py`, so that a corpus file can borrow the
-    functions it does not get wrong (`from ._reference import encode`). An IMPORT_VARIANTS entry
-    is the reference's own module with its imports rewritten."""
-    folder = tmp_path / "submission"
-    shutil.copytree(SOLUTIONS_DIR, folder, ignore=shutil.ignore_patterns("__pycache__"))
+def corpus_submission(tmp_path: Path, replacement: Path) -> Path:
+    """The reference solutions with the module of `replacement`'s exercise replaced by it (and the
+    reference's beside it as `_reference.py`: tests/kit/make_submission.py). An IMPORT_VARIANTS
+    entry is the reference's own module with its imports rewritten."""
     exercise = replacement.parent.name
-    shutil.copy(folder / f"{exercise}.py", folder / "_reference.py")
+    source: Path | str = replacement
     if replacement in IMPORT_VARIANTS:
         form = replacement.stem.removeprefix("imports_sampling_")
         source = rewrite_sampling_imports((SOLUTIONS_DIR / f"{exercise}.py").read_text(), form)
         assert source != (SOLUTIONS_DIR / f"{exercise}.py").read_text(), "no `from .sampling import` to rewrite"
-        (folder / f"{exercise}.py").write_text(source)
-    else:
-        shutil.copy(replacement, folder / f"{exercise}.py")
-    return folder
+    return submission_with(tmp_path / "submission", {f"{exercise}.py": source}, borrow=exercise)
 
 
 @pytest.fixture(scope="module")
@@ -68,7 +62,7 @@ def graded(request, tmp_path_factory) -> dict:
         by_exercise.setdefault(path.parent.name, []).append(path)
     results = {}
     for exercise, paths in by_exercise.items():
-        folders = [submission_with(tmp_path_factory.mktemp(path.stem), path) for path in paths]
+        folders = [corpus_submission(tmp_path_factory.mktemp(path.stem), path) for path in paths]
         graded_all = grade_many(folders, model="tiny", device="cpu", exercises=[exercise], jobs=DEFAULT_JOBS)
         results.update((path, result.exercise(exercise)) for path, result in zip(paths, graded_all))
     return results
@@ -94,7 +88,7 @@ def test_correct_variant_keeps_full_marks(path, graded):
 
 def test_importing_the_reference_scores_zero_with_a_message(tmp_path):
     path = HERE / "wrong" / "tokenization" / "imports_solutions.py"
-    ex = grade(submission_with(tmp_path, path), model="tiny", device="cpu",
+    ex = grade(corpus_submission(tmp_path, path), model="tiny", device="cpu",
                exercises=["tokenization"]).exercise("tokenization")
     assert ex.earned == 0
     assert {t.message for t in ex.tests} == {
@@ -106,7 +100,7 @@ def test_perplexity_through_a_transposed_cross_entropy_keeps_full_marks_on_the_d
     model its perplexities differ from the reference's by up to 1.7e-4 relative, which the
     perplexity tolerance (grader/devices.py, measured) must absorb."""
     path = HERE / "variants" / "logprobs" / "cross_entropy.py"
-    ex = grade(submission_with(tmp_path, path), model="default", device="cpu",
+    ex = grade(corpus_submission(tmp_path, path), model="default", device="cpu",
                exercises=["logprobs"]).exercise("logprobs")
     assert ex.earned == pytest.approx(ex.share), [t.message for t in ex.tests if t.outcome != "passed"]
 
@@ -115,11 +109,9 @@ def test_a_mistake_in_sampling_costs_points_in_sampling_only(tmp_path):
     """Decoding is graded with correct sampling functions standing in for the submission's own
     (tests/oracles.py): a sampler that always takes the argmax loses points in sampling, none in
     decoding."""
-    folder = tmp_path / "submission"
-    shutil.copytree(SOLUTIONS_DIR, folder, ignore=shutil.ignore_patterns("__pycache__"))
-    with (folder / "sampling.py").open("a") as f:  # the reference's sampling, with one function wrong
-        f.write("\n\ndef sample_next_token(logits, temperature, generator, top_k=None, top_p=None):\n"
-                "    return logits.argmax(dim=-1)\n")
+    argmax = ("\n\ndef sample_next_token(logits, temperature, generator, top_k=None, top_p=None):\n"
+              "    return logits.argmax(dim=-1)\n")  # the reference's sampling, with this function wrong
+    folder = submission_with(tmp_path / "submission", {"sampling.py": (SOLUTIONS_DIR / "sampling.py").read_text() + argmax})
     result = grade(folder, model="tiny", device="cpu", exercises=["sampling", "decoding"], jobs=DEFAULT_JOBS)
     assert result.exercise("sampling").earned < result.exercise("sampling").share
     decoding = result.exercise("decoding")

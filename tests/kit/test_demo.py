@@ -2,16 +2,17 @@
 the untouched stubs or on a broken function, is reproducible, and measures diversity correctly."""
 import io
 import re
-import shutil
 import subprocess
 import sys
 
 import pytest
+from make_submission import submission_with
 from PIL import Image
 from rich.console import Console
 
 from grader import models
-from grader.demo import SECTIONS, SENTENCES, distinct_n, main, run_demo
+from grader.cli import main
+from grader.demo import SECTIONS, SENTENCES, distinct_n, run_demo
 from grader.submission import EXERCISES_DIR, REPO, SOLUTIONS_DIR, Submission
 
 pytestmark = pytest.mark.kit
@@ -21,7 +22,7 @@ QUICK = ("--model", "tiny", "--device", "cpu", "--max-new-tokens", "6", "--sampl
 
 
 def run_demo_cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "grader.demo", *QUICK, *args], cwd=REPO,
+    return subprocess.run([sys.executable, "-m", "grader", "demo", *QUICK, *args], cwd=REPO,
                           capture_output=True, text=True, timeout=600)
 
 
@@ -77,10 +78,8 @@ def test_demo_on_untouched_stubs_says_not_implemented_per_section(tmp_path):
 
 def test_demo_names_a_broken_function_and_runs_the_rest(tmp_path):
     """A function that raises something other than NotImplementedError costs its section only."""
-    folder = tmp_path / "broken"
-    shutil.copytree(SOLUTIONS_DIR, folder, ignore=shutil.ignore_patterns("__pycache__"))
-    with (folder / "logprobs.py").open("a") as f:
-        f.write("\n\ndef perplexity(model, tokenizer, texts):\n    return 1 / 0\n")
+    broken = "\n\ndef perplexity(model, tokenizer, texts):\n    return 1 / 0\n"
+    folder = submission_with(tmp_path / "broken", {"logprobs.py": (SOLUTIONS_DIR / "logprobs.py").read_text() + broken})
     proc = run_demo_cli("--submission", str(folder), "--out", str(tmp_path / "plots"))
     assert proc.returncode == 0, proc.stderr[-2000:]
     sections = section_texts(proc.stdout)
@@ -96,7 +95,7 @@ def test_demo_names_a_broken_function_and_runs_the_rest(tmp_path):
     (["--submission", str(SOLUTIONS_DIR), "--prompt", "  "], "--prompt is empty"),
 ])
 def test_bad_options_are_one_line(args, says, capsys):
-    assert main(args) == 2
+    assert main(["demo", *args]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: ") and says in err and err.count("\n") == 1
 

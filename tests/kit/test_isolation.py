@@ -3,14 +3,13 @@ their score (tests/adversarial/, see its README): each one must get exactly the 
 and grading always completes. All of them are graded at once, with one exercise each (fast)."""
 from __future__ import annotations
 
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from make_submission import case_files, submission_with
 
 from grader.run import grade_many
-from grader.submission import SOLUTIONS_DIR
 
 pytestmark = pytest.mark.kit
 
@@ -67,14 +66,8 @@ DETERMINISM = HERE / "wrong" / "tokenization" / "right_padding.py"
 
 
 def build(case: Path, dest: Path) -> Path:
-    """The reference solutions with the case's files in place of theirs (`_name` becomes `name`),
-    and the reference's tokenization.py beside them as `_reference.py` (as in tests/kit/test_corpus.py)."""
-    shutil.copytree(SOLUTIONS_DIR, dest, ignore=shutil.ignore_patterns("__pycache__"))
-    shutil.copy(SOLUTIONS_DIR / "tokenization.py", dest / "_reference.py")
-    for path in case.iterdir():
-        if path.is_file():
-            shutil.copy(path, dest / path.name.removeprefix("_"))
-    return dest
+    """The reference solutions with the case's files in place of theirs (tests/kit/make_submission.py)."""
+    return submission_with(dest, case_files(case), borrow=EXERCISE)
 
 
 @pytest.fixture(scope="module")
@@ -82,9 +75,7 @@ def graded(tmp_path_factory):
     root = tmp_path_factory.mktemp("adversarial")
     folders = {name: build(ADVERSARIAL / name, root / name) for name in CASES}
     for copy in ("determinism_1", "determinism_2"):  # one known-wrong implementation, graded twice
-        folders[copy] = shutil.copytree(SOLUTIONS_DIR, root / copy, ignore=shutil.ignore_patterns("__pycache__"))
-        shutil.copy(SOLUTIONS_DIR / "tokenization.py", folders[copy] / "_reference.py")
-        shutil.copy(DETERMINISM, folders[copy] / "tokenization.py")
+        folders[copy] = submission_with(root / copy, {"tokenization.py": DETERMINISM}, borrow=EXERCISE)
     results = grade_many(list(folders.values()), model="tiny", device="cpu", exercises=[EXERCISE],
                          timeout=TIMEOUT, memory_gb=MEMORY_GB, jobs=2)
     return {name: result.exercise(EXERCISE) for name, result in zip(folders, results)}

@@ -3,13 +3,13 @@
 folder, taken for a test path) stops with one line that gives the form that works."""
 from __future__ import annotations
 
-import shutil
 import subprocess
 import sys
 
 import pytest
+from make_submission import submission_with
 
-from grader.submission import REPO, SOLUTIONS_DIR
+from grader.submission import REPO
 
 pytestmark = pytest.mark.kit
 
@@ -23,8 +23,7 @@ def pytest_from(folder, *args: str) -> subprocess.CompletedProcess:
 def elsewhere(tmp_path_factory):
     """A submission outside the kit (the reference's files)."""
     folder = tmp_path_factory.mktemp("student") / "exercises"
-    shutil.copytree(SOLUTIONS_DIR, folder, ignore=shutil.ignore_patterns("__pycache__"))
-    return folder
+    return submission_with(folder)
 
 
 def test_submission_with_equals_works_from_the_kit(elsewhere):

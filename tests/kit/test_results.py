@@ -18,13 +18,16 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from make_submission import submission_with
 from rich.console import Console
 
+from grader.messages import CUT_BY_DEADLINE, OUT_OF_TIME
 from grader.models import cache_root
-from grader.report import print_report
 from grader.points import SHARES, TOTAL
+from grader.report import print_report
+from grader.result import ExerciseResult, GradeResult, TestResult, score
 from grader.results import gradescope, junit
-from grader.run import CUT_BY_DEADLINE, OUT_OF_TIME, ExerciseResult, GradeResult, TestResult, _score, grade
+from grader.run import grade
 from grader.submission import REPO, SOLUTIONS_DIR
 
 pytestmark = pytest.mark.kit
@@ -56,13 +59,6 @@ def test_hidden_encode_other_prompts(impl, tokenizer, text):
 '''
 
 
-def submission_with(folder: Path, replacement: Path) -> Path:
-    shutil.copytree(SOLUTIONS_DIR, folder, ignore=shutil.ignore_patterns("__pycache__"))
-    shutil.copy(folder / "tokenization.py", folder / "_reference.py")
-    shutil.copy(replacement, folder / "tokenization.py")
-    return folder
-
-
 @pytest.fixture(scope="module")
 def hidden_dir(tmp_path_factory) -> Path:
     folder = tmp_path_factory.mktemp("hidden")
@@ -74,7 +70,7 @@ def hidden_dir(tmp_path_factory) -> Path:
 def graded(tmp_path_factory, hidden_dir):
     """A known-wrong tokenisation (strips the text), with the hidden tests."""
     folder = submission_with(tmp_path_factory.mktemp("wrong") / "submission",
-                             HERE / "wrong" / "tokenization" / "strips_text.py")
+                             {"tokenization.py": HERE / "wrong" / "tokenization" / "strips_text.py"}, borrow="tokenization")
     return grade(folder, model="tiny", device="cpu", exercises=["tokenization"], extra_tests=hidden_dir)
 
 
@@ -219,7 +215,7 @@ def autograder_env(root: Path, grader_args: str, **env_vars: str) -> dict:
 
 def hanging_submission(folder: Path, modules: tuple[str, ...]) -> Path:
     """The reference, with every public function of `modules` replaced by `while True: pass`."""
-    shutil.copytree(SOLUTIONS_DIR, folder, ignore=shutil.ignore_patterns("__pycache__"))
+    submission_with(folder)
     for module in modules:
         path = folder / f"{module}.py"
         tree = ast.parse(path.read_text())
@@ -299,7 +295,8 @@ def _descendants(pid: int) -> list[tuple[int, str]]:
 
 def _test_process_started(pid: int) -> bool:
     commands = [command for _, command in _descendants(pid)]
-    return any("_spawned_child" in c for c in commands) or sum("_worker_main" in c for c in commands) >= 2
+    # a spawned test process runs grader.child; a forked one keeps the worker's command line
+    return any("grader.child" in c for c in commands) or sum("grader.worker" in c for c in commands) >= 2
 
 
 def _processes_with(variable: str) -> list[int]:
@@ -429,7 +426,7 @@ def graded_result(exercises: dict) -> dict:
             TestResult(nodeid=f"tests/test_{name}.py::test_{i}", exercise=name, weight=w,
                        outcome="passed" if ok else "failed", message="" if ok else "wrong")
             for i, (w, ok) in enumerate(tests)])
-        _score(ex)
+        score(ex)
         found.append(ex)
     return gradescope(GradeResult(submission="s", model="tiny", device="cpu", exercises=found))
 
@@ -570,7 +567,7 @@ def test_batch_workflow_merges_what_exists_when_a_shard_failed(tmp_path):
                           text=True, timeout=120)
     assert proc.returncode == 1, "the job fails, so that the missing shard is noticed"
     assert proc.stderr.splitlines() == [
-        f"missing: shard 3 of 4 (no shard-3/ CSV among the inputs): its students are not in class/grades.csv"]
+        "missing: shard 3 of 4 (no shard-3/ CSV among the inputs): its students are not in class/grades.csv"]
     assert [line.split(",")[0] for line in (tmp_path / "class" / "grades.csv").read_text().splitlines()] == [
         "submission", "ada", "bob", "dan"]
     assert sorted(p.name for p in (tmp_path / "class").glob("*.json")) == ["ada.json", "bob.json", "dan.json"]

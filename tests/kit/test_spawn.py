@@ -5,11 +5,11 @@ untouched stubs zero, so that students on a Mac get the guarantees docs/instruct
 Tiny model; the cases are graded at once by one worker, like test_isolation.py does."""
 from __future__ import annotations
 
-import shutil
 import sys
 
 import pytest
 import test_isolation as isolation  # tests/kit/, on sys.path as pytest imports this file
+from make_submission import submission_with
 
 from grader.points import TOTAL
 from grader.run import grade_many
@@ -34,9 +34,7 @@ def spawned(tmp_path_factory):
     """{case: ExerciseResult} for the adversarial cases, and the reference's and the stubs' results."""
     root = tmp_path_factory.mktemp("spawn")
     folders = {name: isolation.build(isolation.ADVERSARIAL / name, root / name) for name in isolation.CASES}
-    probe = shutil.copytree(SOLUTIONS_DIR, root / "probe", ignore=shutil.ignore_patterns("__pycache__"))
-    (probe / "tokenization.py").write_text((SOLUTIONS_DIR / "tokenization.py").read_text() + PROBE)
-    folders["probe"] = probe
+    folders["probe"] = submission_with(root / "probe", {"tokenization.py": (SOLUTIONS_DIR / "tokenization.py").read_text() + PROBE})
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("TEXTGEN_KIT_ISOLATION", "spawn")
         patch.setenv("TEXTGEN_KIT_SPAWN_PROBE", str(root / "probe.log"))

@@ -2,20 +2,6 @@
 import os
 import signal
 
+from ._stubs import batch_encode, decode, encode, tokens  # noqa: F401 - the kit's stubs
+
 os.kill(os.getppid(), signal.SIGKILL)
-
-
-def encode(tokenizer, text):
-    raise NotImplementedError("encode")
-
-
-def tokens(tokenizer, text):
-    raise NotImplementedError("tokens")
-
-
-def decode(tokenizer, ids):
-    raise NotImplementedError("decode")
-
-
-def batch_encode(tokenizer, texts):
-    raise NotImplementedError("batch_encode")

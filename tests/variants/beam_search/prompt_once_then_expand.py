@@ -6,6 +6,7 @@ import itertools
 
 import torch
 
+from ._forward import forward
 from ._reference import _check_args  # noqa: F401
 from .decoding import stop_and_pad_ids
 from .next_token import encode_prompt
@@ -21,16 +22,14 @@ def beam_search(model, tokenizer, prompt, max_new_tokens, num_beams, *, length_p
     keep = max(2, 1 + len(eos_ids)) * num_beams
     heap = []  # min-heap of (score, -order, ids): the worst kept hypothesis on top
     order = itertools.count()
-    out = model(input_ids=prompt_ids, cache=None, use_cache=True, logits_to_keep=1)
-    cache = out.cache
+    out, cache = forward(model, prompt_ids, None, logits_to_keep=1)
     logp = torch.log_softmax(out.logits[:, -1].float(), dim=-1)  # [1, vocab]: every beam starts here
     sums = torch.zeros(1, device=model.device)
     beams = torch.zeros(1, 0, dtype=torch.long, device=model.device)
     improving = True
     for step in range(max_new_tokens):
         if step > 0:
-            out = model(input_ids=beams[:, -1:], cache=cache, use_cache=True, logits_to_keep=1)
-            cache = out.cache
+            out, cache = forward(model, beams[:, -1:], cache, logits_to_keep=1)
             logp = torch.log_softmax(out.logits[:, -1].float(), dim=-1)
         vocab = logp.shape[-1]
         top, flat = (sums[:, None] + logp).reshape(-1).topk(keep)

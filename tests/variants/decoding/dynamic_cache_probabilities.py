@@ -4,6 +4,7 @@ a growing tensor of every id so far."""
 import torch
 from transformers import DynamicCache
 
+from ._forward import forward
 from ._reference import sample_decode  # noqa: F401
 from .sampling import repetition_penalty as penalise
 
@@ -22,7 +23,7 @@ def greedy_decode(model, tokenizer, prompt, max_new_tokens, *, repetition_penalt
         raise ValueError(f"the repetition penalty must be > 0, got {repetition_penalty!r}")
     step, result, so_far = prompt_ids, [], prompt_ids
     for _ in range(max_new_tokens):
-        logits = model(input_ids=step, cache=cache, use_cache=True).logits[:, -1]  # the cache grows in place
+        logits = forward(model, step, cache)[0].logits[:, -1]  # the cache grows in place
         if repetition_penalty is not None:
             logits = penalise(logits.float(), so_far, repetition_penalty)
         probs = torch.softmax(logits, dim=-1)

@@ -1,6 +1,7 @@
 """Ignores early_stopping=True: goes on searching after num_beams sequences have finished."""
 import torch
 
+from ._forward import forward
 from ._reference import _check_args  # noqa: F401
 from .decoding import stop_and_pad_ids
 from .next_token import encode_prompt
@@ -30,8 +31,7 @@ def beam_search(model, tokenizer, prompt, max_new_tokens, num_beams, *, length_p
     can_improve = True  # could a running beam still beat the worst kept hypothesis?
     cache = None
     for step in range(max_new_tokens):
-        out = model(input_ids=step_input, cache=cache, use_cache=True, logits_to_keep=1)
-        cache = out.cache
+        out, cache = forward(model, step_input, cache, logits_to_keep=1)
         # log-probs of every next token for every beam, in float32 as generate() does: [num_beams, vocab]
         logp = torch.log_softmax(out.logits[:, -1].float(), dim=-1)
         vocab = logp.shape[-1]

@@ -1,6 +1,7 @@
 """Takes the next token from the FIRST position's logits (logits[:, 0]) instead of the last."""
 import torch
 
+from ._forward import forward
 from ._reference import sample_decode, stop_and_pad_ids  # noqa: F401
 from .next_token import encode_prompt
 
@@ -13,8 +14,7 @@ def greedy_decode(model, tokenizer, prompt, max_new_tokens):
     eos_ids, _ = stop_and_pad_ids(model, tokenizer)
     new_ids, cache = [], None
     for _ in range(max_new_tokens):
-        out = model(input_ids=step_input, cache=cache, use_cache=True)
-        cache = out.cache
+        out, cache = forward(model, step_input, cache)
         next_id = out.logits[:, 0].argmax(dim=-1)
         new_ids.append(next_id.item())
         if new_ids[-1] in eos_ids:

@@ -1,6 +1,7 @@
 """Stops at EOS but leaves the EOS id out of the result."""
 import torch
 
+from ._forward import forward
 from ._reference import sample_decode, stop_and_pad_ids  # noqa: F401
 from .next_token import encode_prompt
 
@@ -13,8 +14,7 @@ def greedy_decode(model, tokenizer, prompt, max_new_tokens):
     eos_ids, _ = stop_and_pad_ids(model, tokenizer)
     new_ids, cache = [], None
     for _ in range(max_new_tokens):
-        out = model(input_ids=step_input, cache=cache, use_cache=True)
-        cache = out.cache
+        out, cache = forward(model, step_input, cache)
         next_id = out.logits[:, -1].argmax(dim=-1)
         if next_id.item() in eos_ids:
             break

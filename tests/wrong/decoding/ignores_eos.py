@@ -1,6 +1,7 @@
 """Never stops at EOS: always generates max_new_tokens tokens."""
 import torch
 
+from ._forward import forward
 from ._reference import sample_decode  # noqa: F401
 from .next_token import encode_prompt
 
@@ -12,8 +13,7 @@ def greedy_decode(model, tokenizer, prompt, max_new_tokens):
     step_input = encode_prompt(tokenizer, prompt, model.device)
     new_ids, cache = [], None
     for _ in range(max_new_tokens):
-        out = model(input_ids=step_input, cache=cache, use_cache=True)
-        cache = out.cache
+        out, cache = forward(model, step_input, cache)
         next_id = out.logits[:, -1].argmax(dim=-1)
         new_ids.append(next_id.item())
         step_input = next_id[:, None]

@@ -1,6 +1,7 @@
 """Applies the repetition penalty last, after the temperature, top-k and top-p (generate() applies it first)."""
 import torch
 
+from ._forward import forward
 from ._reference import _check_count, _until_eos, greedy_decode, stop_and_pad_ids  # noqa: F401
 from .next_token import encode_prompt
 from .sampling import check_repetition_penalty, check_temperature, check_top_k, check_top_p, sample_next_token
@@ -34,8 +35,7 @@ def sample_decode(model, tokenizer, prompt: str, max_new_tokens: int, temperatur
     columns = []  # one [num_samples] tensor of new ids per step
     cache = None
     for _ in range(max_new_tokens):
-        out = model(input_ids=step_input, cache=cache, use_cache=True, logits_to_keep=1)
-        cache = out.cache
+        out, cache = forward(model, step_input, cache, logits_to_keep=1)
         logits = out.logits[:, -1].float()  # [num_samples, vocab]
         # the penalty first, on the raw logits; temperature, top-k and top-p come after it
         # every row draws a token, finished rows too: that keeps the random stream in step with

@@ -1,6 +1,7 @@
 """Repetition penalty over the prompt's ids only: the new tokens are never added to what it looks at."""
 import torch
 
+from ._forward import forward
 from ._reference import _check_count, _until_eos, sample_decode, stop_and_pad_ids  # noqa: F401
 from .next_token import encode_prompt
 from .sampling import check_repetition_penalty, check_temperature, check_top_k, check_top_p, sample_next_token
@@ -22,8 +23,7 @@ def greedy_decode(model, tokenizer, prompt: str, max_new_tokens: int, *,
     for _ in range(max_new_tokens):
         # one forward pass; with the cache, the model only needs the new token(s).
         # logits_to_keep=1: only the last position's logits are needed (generate() does the same)
-        out = model(input_ids=step_input, cache=cache, use_cache=True, logits_to_keep=1)
-        cache = out.cache
+        out, cache = forward(model, step_input, cache, logits_to_keep=1)
         # pluck the logits at the final step, in float32: [1, vocab]
         scores = out.logits[:, -1].float()
         # the penalty works on the raw logits, before choosing

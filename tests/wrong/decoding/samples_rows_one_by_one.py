@@ -1,6 +1,7 @@
 """Samples the continuations one after another (a Python loop over rows) instead of as one batch."""
 import torch
 
+from ._forward import forward
 from ._reference import _until_eos, greedy_decode, stop_and_pad_ids  # noqa: F401
 from .next_token import encode_prompt
 from .sampling import check_temperature, sample_next_token
@@ -20,8 +21,7 @@ def sample_decode(model, tokenizer, prompt, max_new_tokens, temperature, generat
     for _ in range(num_samples):
         step_input, cache, row = prompt_ids, None, []
         for _ in range(max_new_tokens):
-            out = model(input_ids=step_input, cache=cache, use_cache=True)
-            cache = out.cache
+            out, cache = forward(model, step_input, cache)
             next_id = sample_next_token(out.logits[:, -1], temperature, generator, top_k=top_k, top_p=top_p)
             row.append(next_id.item())
             if row[-1] in eos_ids:

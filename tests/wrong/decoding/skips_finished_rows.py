@@ -1,6 +1,7 @@
 """Draws only for the rows still running, so every later draw uses shifted random numbers."""
 import torch
 
+from ._forward import forward
 from ._reference import _until_eos, greedy_decode, stop_and_pad_ids  # noqa: F401
 from .next_token import encode_prompt
 from .sampling import check_temperature, sample_next_token
@@ -20,8 +21,7 @@ def sample_decode(model, tokenizer, prompt, max_new_tokens, temperature, generat
     finished = torch.zeros(num_samples, dtype=torch.bool, device=model.device)
     columns, cache = [], None
     for _ in range(max_new_tokens):
-        out = model(input_ids=step_input, cache=cache, use_cache=True)
-        cache = out.cache
+        out, cache = forward(model, step_input, cache)
         next_ids = torch.full((num_samples,), pad_id, device=model.device)
         running = ~finished
         # only the running rows draw: saves work, but shifts the random stream

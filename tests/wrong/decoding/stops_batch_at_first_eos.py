@@ -1,6 +1,7 @@
 """Stops the whole batch as soon as ANY row produces EOS (the other rows are cut short)."""
 import torch
 
+from ._forward import forward
 from ._reference import _until_eos, greedy_decode, stop_and_pad_ids  # noqa: F401
 from .next_token import encode_prompt
 from .sampling import check_temperature, sample_next_token
@@ -18,8 +19,7 @@ def sample_decode(model, tokenizer, prompt, max_new_tokens, temperature, generat
     step_input = encode_prompt(tokenizer, prompt, model.device).repeat(num_samples, 1)
     columns, cache = [], None
     for _ in range(max_new_tokens):
-        out = model(input_ids=step_input, cache=cache, use_cache=True)
-        cache = out.cache
+        out, cache = forward(model, step_input, cache)
         next_ids = sample_next_token(out.logits[:, -1], temperature, generator, top_k=top_k, top_p=top_p)
         columns.append(next_ids)
         if any(t in eos_ids for t in next_ids.tolist()):

@@ -1,0 +1,257 @@
+"""The tamper guard of a graded test process (only under the grader, i.e. with --grader-channel).
+
+The submission runs inside the test process, so nothing here is a sandbox; these are layers
+that make the known ways of changing a score fail, each one proven by a submission under
+tests/adversarial/:
+1. an audit hook (which Python never lets anyone remove) refuses, from the submission's code,
+   the tools for reaching into the grader: gc.get_objects/get_referrers/get_referents, trace
+   and profile functions, rewriting a function's __code__, raw memory through ctypes, signals
+   to other processes, starting processes, and opening the kit's own files (reference, tests,
+   grader); and, from anyone, rewriting the code of a function the Guard watches;
+2. after each test, the Guard compares what the tests rely on with a snapshot taken before any
+   submission code ran: the functions and classes of pytest, pluggy, pytest-timeout, the kit
+   (grader, reference, tests and their helpers), torch, the transformers classes of the model
+   and tokenizer, builtins, json, hmac, os; pytest's registered hook implementations; the
+   model's weights (identity, storage and version counter), hooks and methods.
+(grader/submission.py refuses a submission that imports the reference solutions.)
+"""
+from __future__ import annotations
+
+import operator
+import os
+import sys
+import sysconfig
+import types
+from pathlib import Path
+
+from . import models
+from .submission import REPO
+
+_AUDITED = {
+    "gc.get_objects": "look through the grader's memory (gc.get_objects)",
+    "gc.get_referrers": "look through the grader's memory (gc.get_referrers)",
+    "gc.get_referents": "look through the grader's memory (gc.get_referents)",
+    "sys._current_frames": "inspect the grader's frames (sys._current_frames)",
+    "sys.settrace": "install a trace function (sys.settrace)",
+    "sys.setprofile": "install a profile function (sys.setprofile)",
+    "ctypes.string_at": "read raw memory with ctypes",
+    "ctypes.wstring_at": "read raw memory with ctypes",
+    "ctypes.cdata": "read raw memory with ctypes",
+    "ctypes.addressof": "read raw memory with ctypes",
+    # C functions (libc's open and read...) would reach the kit's files past the "open" event.
+    "ctypes.dlopen": "load a C library with ctypes",
+    "ctypes.dlsym": "load a C library with ctypes",
+    # A process it started could outlive the test process and rewrite the results afterwards.
+    "os.fork": "start another process",
+    "os.forkpty": "start another process",
+    "os.posix_spawn": "start another process",
+    "os.spawn": "start another process",
+    "os.exec": "start another process",
+    "os.system": "start another process",
+    "subprocess.Popen": "start another process",
+}
+
+
+def kit_folders(hidden: str | None) -> tuple[str, ...]:
+    """The kit's own code: the grader, the reference, the tests and the instructor's hidden tests."""
+    folders = [REPO / "grader", REPO / "solutions", REPO / "tests"] + ([Path(hidden)] if hidden else [])
+    return tuple(str(f.resolve()) + os.sep for f in folders)
+
+
+class Alarms(list):
+    """The refusals of the audit hook, in order; `kit` the folders it protects; `watched` the ids
+    of the functions whose code and defaults nobody may rewrite (filled in by the Guard)."""
+
+    kit: tuple[str, ...]
+    watched: set[int]
+
+
+def install_audit_hook(submission: Path, hidden: str | None) -> Alarms:
+    """Refuse the tools for reaching into the grader when the code of `submission` (its folder)
+    asks for them. Returns the list to which each refusal is appended (the Guard reports them)."""
+    prefix = str(submission) + os.sep
+    kit = tuple(k for k in kit_folders(hidden) if not prefix.startswith(k))
+    own_pid = os.getpid()
+    # Frames of Python's own library (not its site-packages), and of code without a file
+    # (importlib's frozen modules, exec'd strings).
+    stdlib = (sysconfig.get_paths()["stdlib"] + os.sep, "<")
+
+    # Importers that load a module for whoever imports it: pytest's assertion-rewriting hook (which
+    # claims every package of an installed pytest plugin's distribution, the kit's own included)
+    # and setuptools' editable-install finder. Like Python's own importlib, they never decide.
+    importers = (os.sep + os.path.join("_pytest", "assertion", "rewrite.py"), os.sep + "__editable__")
+
+    def in_stdlib(filename: str) -> bool:
+        if importers[0] in filename or importers[1] in filename:
+            return True
+        return filename.startswith(stdlib) and "-packages" + os.sep not in filename
+
+    getframe, alarms = sys._getframe, Alarms()
+    alarms.kit, alarms.watched = kit_folders(hidden), set()
+
+    def forbidden(event: str, args: tuple) -> str:
+        if event in _AUDITED:
+            return _AUDITED[event]
+        if event == "object.__setattr__" and len(args) > 1 and args[1] in ("__code__", "__defaults__", "__kwdefaults__"):
+            return f"rewrite a function's {args[1]}"
+        if event in ("os.kill", "os.killpg") and (event == "os.killpg" or args[0] != own_pid):
+            return "send a signal to another process"
+        if event == "open" and isinstance(args[0], str):
+            path = os.path.abspath(args[0])
+            if path.startswith(kit):
+                return f"open the kit's file {os.path.relpath(path, os.path.dirname(kit[0].rstrip(os.sep)))}"
+        return ""
+
+    def from_submission() -> str:
+        """Where in the submission the operation comes from: the innermost frame outside Python's
+        own library and the importers above decides (so `pathlib.Path.read_text` or an import made
+        by the submission counts as the submission's, while pytest-timeout's handler interrupting
+        the submission's loop does not)."""
+        frame = getframe(2)
+        while frame is not None and in_stdlib(frame.f_code.co_filename):
+            frame = frame.f_back
+        if frame is not None and frame.f_code.co_filename.startswith(prefix):
+            return f"{os.path.basename(frame.f_code.co_filename)}:{frame.f_lineno}"
+        return ""
+
+    def hook(event, args):
+        if event not in _WATCHED_EVENTS:
+            return
+        what = forbidden(event, args)
+        where = from_submission() if what else ""
+        if where:
+            alarms.append(f"the submission tried to {what} (at {where})")
+            raise PermissionError(f"grading does not allow a submission to {what}")
+        if what and event == "object.__setattr__" and id(args[0]) in alarms.watched:
+            # Whoever does it (a submission can hide its frames): a function the tests rely on.
+            alarms.append(f"the submission rewrote {getattr(args[0], '__qualname__', 'a function')}'s {args[1]}")
+            raise PermissionError("grading does not allow rewriting the kit's or pytest's functions")
+
+    sys.addaudithook(hook)
+    return alarms
+
+
+_WATCHED_EVENTS = frozenset(_AUDITED) | {"object.__setattr__", "os.kill", "os.killpg", "open"}
+_FRAMEWORK = ("pytest", "_pytest", "pluggy", "pytest_timeout", "grader", "solutions")
+_LIBRARY = ("torch", "torch.functional", "torch.nn.functional", "torch.special", "torch.linalg",
+            "torch.nn.modules.module", "transformers.generation.logits_process",
+            "transformers.generation.utils", "builtins", "math", "json", "hmac", "hashlib", "os")
+_MODEL_HOOKS = ("_forward_hooks", "_forward_pre_hooks", "_backward_hooks", "_backward_pre_hooks",
+                "_state_dict_hooks", "_load_state_dict_pre_hooks")
+_MISSING = object()
+
+
+def _watchable(value) -> bool:
+    return callable(value) or isinstance(value, (property, classmethod, staticmethod))
+
+
+class Guard:
+    """A snapshot of what the tests rely on, taken before any submission code runs; `check()`
+    names the first thing that changed since (or the first refused audit event)."""
+
+    def __init__(self, config, alarms: Alarms):
+        self.alarms = alarms
+        self.config = config  # pytest's: its plugin manager holds the hooks
+        self.spaces: list[tuple[str, object, dict]] = []  # (label, live namespace, saved entries)
+        self.kwdefaults: list[tuple[str, dict, dict]] = []  # (label, live dict, saved copy)
+        self.classes: set[int] = set()
+        for name, module in sorted(sys.modules.items()):
+            file = os.path.abspath(getattr(module, "__file__", None) or "/")
+            if name.split(".")[0] in _FRAMEWORK or file.startswith(alarms.kit):
+                self._watch_module(name, module, classes=True)
+            elif name in _LIBRARY:  # their classes: only those listed in _torch_classes()
+                self._watch_module(name, module, classes=False)
+        loaded = models.loaded_models()
+        for cls in _torch_classes() + [type(lm.model) for lm in loaded] + [type(lm.tokenizer) for lm in loaded]:
+            for base in cls.__mro__:
+                self._watch_class(base)
+        self.hooks = self._hookimpls(config)
+        self.models = [(lm, _model_state(lm)) for lm in loaded]
+
+    def _watch_module(self, name: str, module, classes: bool) -> None:
+        entries = {k: v for k, v in vars(module).items() if _watchable(v)}
+        self.spaces.append((name, vars(module), entries))
+        for key, value in entries.items():
+            if isinstance(value, types.FunctionType):
+                self._watch_function(f"{name}.{key}", value)
+            elif classes and isinstance(value, type) and value.__module__.split(".")[0] in _FRAMEWORK + (
+                    name.split(".")[0],):
+                self._watch_class(value)
+
+    def _watch_class(self, cls: type) -> None:
+        if id(cls) in self.classes or cls is object:
+            return
+        self.classes.add(id(cls))
+        entries = {k: v for k, v in vars(cls).items() if _watchable(v)}
+        label = f"{cls.__module__}.{cls.__qualname__}"
+        self.spaces.append((label, vars(cls), entries))
+        for key, value in entries.items():
+            if isinstance(value, types.FunctionType):
+                self._watch_function(f"{label}.{key}", value)
+
+    def _watch_function(self, label: str, fn: types.FunctionType) -> None:
+        # Rewriting its __code__ or defaults is refused by the audit hook; only the keyword
+        # defaults, a dict, can change in place.
+        self.alarms.watched.add(id(fn))
+        if fn.__kwdefaults__:
+            self.kwdefaults.append((label, fn.__kwdefaults__, dict(fn.__kwdefaults__)))
+
+    @staticmethod
+    def _hookimpls(config) -> dict:
+        return {name: [(impl.plugin, impl.function) for impl in caller.get_hookimpls()]
+                for name, caller in vars(config.pluginmanager.hook).items() if hasattr(caller, "get_hookimpls")}
+
+    def check(self) -> str:
+        if self.alarms:
+            return self.alarms[0]
+        for label, live, saved in self.spaces:
+            # Identity, not equality: a replacement could claim to be equal. Compared in C (fast).
+            if any(map(operator.is_not, saved.values(), map(live.get, saved))):
+                key = next(k for k, v in saved.items() if live.get(k, _MISSING) is not v)
+                return f"the submission replaced {label}.{key}"
+        for label, live, saved in self.kwdefaults:
+            if live.keys() != saved.keys() or any(map(operator.is_not, saved.values(), map(live.get, saved))):
+                return f"the submission changed the keyword defaults of {label}"
+        if self._hookimpls(self.config) != self.hooks:
+            return "the submission changed pytest's plugins or hooks"
+        for lm, saved in self.models:
+            changed = _model_changes(lm, saved)
+            if changed:
+                return changed
+        return ""
+
+
+def _torch_classes() -> list[type]:
+    import torch
+
+    return [torch.Tensor, torch._C.TensorBase, torch.nn.Module, torch.nn.Linear, torch.nn.Embedding,
+            torch.Generator]
+
+
+def _model_state(lm) -> dict:
+    model = lm.model
+    tensors = [(name, t, t.data_ptr(), t._version) for name, t in
+               list(model.named_parameters()) + list(model.named_buffers())]
+    modules = [(name, m, {k: v for k, v in vars(m).items() if callable(v)},
+                sum(len(getattr(m, a, ())) for a in _MODEL_HOOKS)) for name, m in model.named_modules()]
+    tokenizer = {k: v for k, v in vars(lm.tokenizer).items() if callable(v)}
+    return {"tensors": tensors, "modules": modules, "tokenizer": tokenizer}
+
+
+def _model_changes(lm, saved: dict) -> str:
+    model = lm.model
+    now = dict(list(model.named_parameters()) + list(model.named_buffers()))
+    for name, tensor, ptr, version in saved["tensors"]:
+        current = now.get(name)
+        if current is not tensor or current.data_ptr() != ptr or current._version != version:
+            return (f"your code changed the model's weights ({name}); functions must never modify the "
+                    f"model they are given")
+    for name, module, methods, hooks in saved["modules"]:
+        label = f"model.{name}" if name else "model"
+        if {k: v for k, v in vars(module).items() if callable(v)} != methods:
+            return f"your code replaced a method of {label}; functions must never modify the model they are given"
+        if sum(len(getattr(module, a, ())) for a in _MODEL_HOOKS) != hooks:
+            return f"your code left a hook on {label}; functions must never modify the model they are given"
+    if {k: v for k, v in vars(lm.tokenizer).items() if callable(v)} != saved["tokenizer"]:
+        return "your code replaced a method of the tokenizer; functions must never modify the tokenizer"
+    return ""

@@ -1,0 +1,410 @@
+"""The grading worker (started by grader/run.py): runs every task, at most `jobs` test processes
+at a time, and prints one JSON line per finished exercise on its stdout.
+
+For each task it starts a test process (grader/child.py), reads the signed lines it reports
+(grader/channel.py), restarts it after a crash, an exit or a hang without the tests already
+reported, and scores the exercise (grader/result.py). With --deadline or on SIGTERM it stops the
+test processes and reports every task at once.
+"""
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import select
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+from collections import deque
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from . import KitError
+from .channel import Reader, new_key
+from .child import forked_child, load_model
+from .messages import (
+    CUT_BY_DEADLINE,
+    FORGED_NOTE,
+    OUT_OF_TIME,
+    describe_stop,
+    last_line,
+)
+from .points import SHARES, graded_tests
+from .result import ExerciseResult, TestResult, score
+from .run import Options, Task, pytest_args
+
+MAX_RESTARTS = 5  # per exercise: restarts after a crash, an exit or a hang
+STARTUP_LIMIT = 600  # seconds for a test process to load and collect its tests
+
+
+def main() -> None:
+    """The worker process: read the tasks on stdin, run them, print one JSON line per finished exercise."""
+    config = json.loads(sys.stdin.read())
+    protocol = os.fdopen(os.dup(1), "w", encoding="utf-8")
+    os.dup2(2, 1)  # whatever gets printed while grading goes to stderr, never into the protocol
+    options = Options(**config["options"])
+    scheduler = _Scheduler(options, config["isolation"], config["jobs"])
+    # SIGTERM (passed on by the caller): stop the test processes and report every task now.
+    # SIGINT: stop everything at once (KeyboardInterrupt; the test processes are killed below).
+    signal.signal(signal.SIGTERM, lambda *_: scheduler.request_stop())
+    protocol.write(json.dumps({"ready": True}) + "\n")
+    protocol.flush()
+    try:
+        if config["isolation"] == "fork":
+            _preload(options)
+        for index, result in scheduler.run([Task(**t) for t in config["tasks"]]):
+            protocol.write(json.dumps({"task": index, "result": asdict(result)}) + "\n")
+            protocol.flush()
+    except KitError as err:
+        protocol.write(json.dumps({"error": str(err)}) + "\n")
+        protocol.flush()
+    finally:
+        scheduler.stop_all()
+
+
+def _preload(options: Options) -> None:
+    """Import what every test process needs and load the model once, before forking."""
+    import torch
+
+    # No OpenMP thread pool may exist before fork(): a forked process would hang on it. With one
+    # thread, torch runs everything inline; each test process sets its own thread count.
+    torch.set_num_threads(1)
+    from importlib.metadata import entry_points
+
+    import pytest  # noqa: F401
+
+    for plugin in entry_points(group="pytest11"):  # pytest-timeout, hypothesis, anyio...: ~2 s
+        try:
+            plugin.load()
+        except Exception:  # noqa: BLE001 - pytest itself will report a broken plugin
+            pass
+    # Import the test modules once, as pytest does (assertion rewriting included): each test
+    # process then finds them in sys.modules instead of compiling them again.
+    with open(os.devnull, "w") as null, contextlib.redirect_stdout(null), contextlib.redirect_stderr(null):
+        pytest.main(pytest_args(options.tests_dir, options.extra_tests) + ["--collect-only", "-q"])
+    load_model(options)
+
+
+@dataclass
+class _State:
+    """One task across its attempts (a restarted test process is a new attempt)."""
+
+    task: Task
+    tmp: Path
+    started: float
+    collected: list | None = None
+    outcomes: dict = field(default_factory=dict)
+    restarts: int = 0
+    forged: bool = False
+    stops: list = field(default_factory=list)  # why each attempt ended early
+    cut: bool = False  # its test process was stopped by the deadline while a test ran
+
+
+@dataclass
+class _Attempt:
+    state: _State
+    reader: Reader  # checks the signed lines of this attempt's test process
+    fd: int  # read end of the report pipe
+    pid: int
+    log: Path
+    popen: subprocess.Popen | None
+    last: float  # when the last signed line arrived
+    collected: bool = False
+    killed: str = ""  # why the worker stopped it
+    status: tuple | None = None  # ("exit", code) or ("signal", number)
+
+
+class _Scheduler:
+    def __init__(self, options: Options, isolation: str, jobs: int):
+        self.options, self.isolation, self.jobs = options, isolation, jobs
+        self.active: dict[int, _Attempt] = {}
+        self.stop_requested = False
+
+    def request_stop(self) -> None:
+        self.stop_requested = True
+
+    def out_of_time(self) -> bool:
+        deadline = self.options.deadline_at
+        return self.stop_requested or (deadline is not None and time.time() >= deadline)
+
+    def run(self, tasks: list[Task]):
+        """Yield (task index, ExerciseResult) as each task ends."""
+        queue = deque(_State(task=t, tmp=Path(tempfile.mkdtemp(prefix="textgen-grade-")), started=0.0)
+                      for t in tasks)
+        while queue or self.active:
+            if self.out_of_time():
+                yield from self._wrap_up(queue)
+                return
+            while queue and len(self.active) < self.jobs:
+                attempt = self._start(queue.popleft())
+                self.active[attempt.fd] = attempt
+            ready, _, _ = select.select(list(self.active), [], [], 0.5)
+            for fd in ready:
+                self._read(self.active[fd])
+            for fd, attempt in list(self.active.items()):
+                self._poll(attempt)
+                if attempt.status is None:
+                    continue
+                self._read(attempt)
+                os.close(fd)
+                del self.active[fd]
+                result = self._finish(attempt)
+                if result is None:
+                    queue.appendleft(attempt.state)
+                else:
+                    _remove_tree(attempt.state.tmp)
+                    yield attempt.state.task.index, result
+
+    def stop_all(self) -> None:
+        for attempt in self.active.values():
+            _kill_group(attempt.pid)
+
+    # -- out of time (--deadline, or SIGTERM)
+
+    def _wrap_up(self, queue: deque):
+        """Stop every test process; yield a result for every task not reported yet, in which each
+        test without a result fails with OUT_OF_TIME (CUT_BY_DEADLINE for the one that was running)."""
+        states = []
+        for fd, attempt in list(self.active.items()):
+            running = attempt.status is None
+            if running:
+                _kill_group(attempt.pid)
+                stop_waiting = time.monotonic() + 10
+                while attempt.status is None and time.monotonic() < stop_waiting:
+                    attempt.status = _ended(attempt.pid)
+                    time.sleep(0 if attempt.status else 0.02)
+                if attempt.popen is not None:
+                    attempt.popen.returncode = -1  # reaped by _ended
+            self._read(attempt)
+            os.close(fd)
+            del self.active[fd]
+            if not running and attempt.status is not None:  # it ended by itself: score it as usual
+                result = self._finish(attempt)
+                if result is not None:
+                    _remove_tree(attempt.state.tmp)
+                    yield attempt.state.task.index, result
+                    continue
+            elif attempt.collected:
+                attempt.state.cut = True
+            states.append(attempt.state)
+        states += queue
+        queue.clear()
+        graded_tests = None
+        if any(state.collected is None and not state.forged for state in states):
+            graded_tests = _collect_graded_tests(self.options)
+        for state in states:
+            _remove_tree(state.tmp)
+            yield state.task.index, self._out_of_time_result(state, graded_tests or {})
+
+    def _out_of_time_result(self, state: _State, graded_tests: dict) -> ExerciseResult:
+        name = state.task.exercise
+        result = ExerciseResult(name=name, share=SHARES[name])
+        if state.forged:
+            result.note = FORGED_NOTE
+            state.outcomes = {}
+        tests = state.collected if state.collected is not None else graded_tests.get(name, [])
+        remaining = [t["nodeid"] for t in tests if t["nodeid"] not in state.outcomes]
+        cut = bool(remaining) and state.cut  # the first test without a result was running
+        for number, nodeid in enumerate([] if state.forged else remaining):
+            message = CUT_BY_DEADLINE if cut and number == 0 else OUT_OF_TIME
+            state.outcomes[nodeid] = {"outcome": "failed", "message": message}
+        if not state.forged:
+            budget = (f"the grading time budget ran out: {len(remaining) - cut} of {len(tests)} tests not run"
+                      + (", 1 stopped while it ran" if cut else "")
+                      if tests else f"{OUT_OF_TIME} before this exercise started")
+            stops = (f"the test process stopped {len(state.stops)} time(s) (last: {state.stops[-1]}); "
+                     if state.stops else "")
+            result.note = stops + budget
+        self._add_tests(result, state, tests)
+        return result
+
+    # -- one attempt
+
+    def _start(self, state: _State) -> _Attempt:
+        if not state.started:
+            state.started = time.monotonic()
+        key = new_key()
+        key_r, key_w = os.pipe()
+        report_r, report_w = os.pipe()
+        skip = state.tmp / f"skip-{state.restarts}.json"
+        skip.write_text(json.dumps(sorted(state.outcomes)))
+        log = state.tmp / f"output-{state.restarts}.log"
+        args = self._pytest_args(state.task, f"{key_r},{report_w}", skip)
+        popen = None
+        if self.isolation == "fork":
+            pid = os.fork()
+            if pid == 0:
+                forked_child(args, (key_r, report_w), log, self.options)  # never returns
+        else:
+            with log.open("wb") as out:
+                popen = subprocess.Popen(
+                    [sys.executable, "-c", "from grader.child import spawned_child; spawned_child()",
+                     json.dumps({"args": args, "options": asdict(self.options)})],
+                    pass_fds=(key_r, report_w), stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+                    cwd=state.tmp, start_new_session=True)
+            pid = popen.pid
+        os.close(key_r)
+        os.close(report_w)
+        os.write(key_w, key)  # 32 bytes always fit in the pipe: never blocks
+        os.close(key_w)
+        os.set_blocking(report_r, False)
+        return _Attempt(state=state, reader=Reader(key), fd=report_r, pid=pid, log=log, popen=popen, last=time.monotonic())
+
+    def _pytest_args(self, task: Task, channel: str, skip: Path) -> list[str]:
+        o = self.options
+        args = pytest_args(o.tests_dir, o.extra_tests) + [
+            "-m", f"{task.exercise} and points", "-q",
+            "-p", "no:randomly", "-p", "no:unraisableexception", "-p", "no:threadexception",
+            f"--submission={task.submission}", f"--model={o.model}", f"--device={o.device}",
+            f"--grader-channel={channel}", f"--grader-skip={skip}", f"--expectations={o.expectations}",
+            f"--timeout={o.timeout}", "--timeout-disable-debugger-detection"]
+        if o.extra_tests:
+            args.append(f"--grader-hidden={o.extra_tests}")
+        return args
+
+    def _read(self, attempt: _Attempt) -> None:
+        while True:
+            try:
+                chunk = os.read(attempt.fd, 1 << 16)
+            except BlockingIOError:
+                break
+            if not chunk:
+                break
+            for record in attempt.reader.feed(chunk):
+                self._accept(attempt, record)
+        if attempt.reader.forged:
+            attempt.state.forged = True
+
+    def _accept(self, attempt: _Attempt, record: dict) -> None:
+        """Take a record that the attempt's Reader verified."""
+        state = attempt.state
+        attempt.last = time.monotonic()
+        if record["event"] == "collected":
+            attempt.collected = True
+            if state.collected is None:
+                state.collected = record["tests"]
+        elif record["event"] == "result":
+            state.outcomes.setdefault(record["nodeid"], record)
+
+    def _poll(self, attempt: _Attempt) -> None:
+        """Notice that the test process ended, or stop it when it hangs."""
+        attempt.status = _ended(attempt.pid)
+        if attempt.status is not None:
+            if attempt.popen is not None:
+                attempt.popen.returncode = -1  # reaped by _ended
+            return
+        limit = STARTUP_LIMIT if not attempt.collected else 2 * self.options.timeout + 5
+        if time.monotonic() - attempt.last > limit and not attempt.killed:
+            attempt.killed = (f"ran for more than {limit} s without finishing, past the {self.options.timeout} s "
+                              f"limit: look for a loop that never ends (the grader stopped it)")
+            _kill_group(attempt.pid)
+
+    def _finish(self, attempt: _Attempt) -> ExerciseResult | None:
+        """Score the task, or return None to run its remaining tests in a new test process."""
+        state, name = attempt.state, attempt.state.task.exercise
+        kind, value = attempt.status
+        output = attempt.log.read_text(errors="replace") if attempt.log.exists() else ""
+        if state.collected is None and not state.forged:
+            if kind == "exit" and value == 5:
+                raise KitError(f"no graded tests were found for exercise '{name}' in {self.options.tests_dir}")
+            if kind == "exit" and value in (0, 1, 2, 3, 4):
+                raise KitError(f"grading {name} could not run (pytest exit code {value}): {last_line(output)}")
+        if state.collected == []:
+            raise KitError(f"no graded tests were found for exercise '{name}' in {self.options.tests_dir}")
+        result = ExerciseResult(name=name, share=SHARES[name])
+        if state.forged:
+            result.note = FORGED_NOTE
+            state.outcomes = {}
+        elif state.collected is None:
+            result.note = f"the test process died before running any test: {last_line(output)}"
+        else:
+            remaining = [t["nodeid"] for t in state.collected if t["nodeid"] not in state.outcomes]
+            if remaining:
+                why = attempt.killed or describe_stop(kind, value)
+                state.stops.append(why)
+                state.outcomes[remaining[0]] = {"outcome": "failed", "message": why}
+                if len(remaining) > 1 and state.restarts < MAX_RESTARTS:
+                    state.restarts += 1
+                    return None
+                for nodeid in remaining[1:]:
+                    state.outcomes[nodeid] = {"outcome": "failed", "message": (
+                        f"not run: the test process stopped {len(state.stops)} times; fix that first")}
+            if state.stops:
+                result.note = (f"the test process stopped {len(state.stops)} time(s) (last: {state.stops[-1]}); "
+                               f"the test running each time scored 0")
+        self._add_tests(result, state, state.collected or [])
+        return result
+
+    @staticmethod
+    def _add_tests(result: ExerciseResult, state: _State, tests: list) -> None:
+        """One TestResult per collected test, from what its test processes reported; then score."""
+        for test in tests:
+            got = state.outcomes.get(test["nodeid"], {"outcome": "failed", "message": f"not run: {result.note}"})
+            result.tests.append(TestResult(nodeid=test["nodeid"], exercise=result.name, weight=test["weight"],
+                                           outcome=got["outcome"], message=got.get("message", ""),
+                                           detail=got.get("detail", ""), hidden=bool(test.get("hidden")),
+                                           seconds=float(got.get("duration", 0.0)),
+                                           expectations=got.get("expectations", "")))
+        score(result)
+        result.seconds = time.monotonic() - state.started if state.started else 0.0
+
+
+def _collect_graded_tests(options: Options) -> dict[str, list[dict]]:
+    """Exercise -> its graded tests (as a test process reports them when collected), collected here
+    in the worker: for the tasks that had not collected their tests when the time ran out."""
+    import pytest
+
+    found: dict[str, list[dict]] = {}
+
+    class Collector:
+        @pytest.hookimpl(trylast=True)
+        def pytest_collection_finish(self, session):
+            for test in graded_tests(session.items, options.extra_tests):
+                found.setdefault(test["exercise"], []).append(test)
+
+    args = pytest_args(options.tests_dir, options.extra_tests) + [
+        "--collect-only", "-q", "-m", "points", f"--model={options.model}", f"--device={options.device}", f"--expectations={options.expectations}"]
+    try:
+        with open(os.devnull, "w") as null, contextlib.redirect_stdout(null), contextlib.redirect_stderr(null):
+            pytest.main(args, plugins=[Collector()])
+    except Exception:  # noqa: BLE001 - without the list, each exercise still gets its note
+        traceback.print_exc()
+    return found
+
+
+def _ended(pid: int) -> tuple | None:
+    """("exit", code) or ("signal", number) once the test process `pid` has ended, else None.
+    Its process group (whatever the submission started) is killed before it is reaped, so that
+    its id cannot be reused in between."""
+    try:
+        if hasattr(os, "waitid"):  # Linux: look without reaping
+            info = os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT)
+            if info is None:
+                return None
+            _kill_group(pid)
+            os.waitpid(pid, 0)
+            return ("exit", info.si_status) if info.si_code == os.CLD_EXITED else ("signal", info.si_status)
+        done, status = os.waitpid(pid, os.WNOHANG)  # macOS has no waitid
+    except ChildProcessError:
+        return ("exit", -1)
+    if not done:
+        return None
+    _kill_group(pid)
+    return ("exit", os.WEXITSTATUS(status)) if os.WIFEXITED(status) else ("signal", os.WTERMSIG(status))
+
+
+def _kill_group(pid: int) -> None:
+    try:
+        os.killpg(pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def _remove_tree(path: Path) -> None:
+    import shutil
+
+    shutil.rmtree(path, ignore_errors=True)
+

@@ -1,0 +1,92 @@
+"""The grader's layout (README "The grader, file by file", docs/grader.md): every file is listed
+with its job, no module imports another in a circle, and the modules that only read results or
+files start without torch."""
+from __future__ import annotations
+
+import ast
+import re
+import subprocess
+import sys
+
+import pytest
+
+from grader.submission import REPO
+
+pytestmark = pytest.mark.kit
+
+GRADER = REPO / "grader"
+# Reading and writing results, the class's CSVs, hints and the release: no model, so no torch.
+WITHOUT_TORCH = ("cli", "result", "results", "report", "batch", "channel", "messages", "hints", "record", "release")
+
+
+def imports(path) -> set[str]:
+    """The grader modules `path` imports, at the top or inside a function."""
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.ImportFrom) and node.level == 1:
+            found |= {node.module.split(".")[0]} if node.module else {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and (node.module or "").startswith("grader."):
+            found.add(node.module.split(".")[1])
+        elif isinstance(node, ast.Import):
+            found |= {alias.name.split(".")[1] for alias in node.names if alias.name.startswith("grader.")}
+    return {name for name in found if (GRADER / f"{name}.py").is_file()} - {path.stem}
+
+
+def cycle(graph: dict[str, set[str]]) -> list[str]:
+    """One import cycle in `graph` (module -> the modules it imports), or []."""
+    state: dict[str, str] = {}
+
+    def visit(node: str, path: list[str]) -> list[str]:
+        state[node] = "open"
+        for nxt in sorted(graph.get(node, ())):
+            if state.get(nxt) == "open":
+                return path[path.index(nxt):] + [nxt] if nxt in path else [node, nxt]
+            if nxt not in state:
+                found = visit(nxt, path + [nxt])
+                if found:
+                    return found
+        state[node] = "done"
+        return []
+
+    for start in sorted(graph):
+        if start not in state:
+            found = visit(start, [start])
+            if found:
+                return found
+    return []
+
+
+def test_the_readme_lists_every_grader_file_once():
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    listed = re.findall(r"^\| `grader/([\w_]+\.py)` \| \S", readme, flags=re.M)
+    assert sorted(listed) == sorted(p.name for p in GRADER.glob("*.py")), "README's grader table is out of date"
+
+
+def test_no_grader_module_imports_another_in_a_circle():
+    graph = {path.stem: imports(path) for path in GRADER.glob("*.py")}
+    assert graph["batch"] and graph["cli"], "the import graph was not read"
+    assert cycle(graph) == []
+
+
+def test_the_cycle_check_finds_a_cycle():
+    graph = {"batch": {"cli"}, "cli": {"run", "batch"}, "run": set()}
+    assert cycle(graph) == ["batch", "cli", "batch"]
+    assert cycle({"a": {"b"}, "b": set()}) == []
+
+
+@pytest.mark.parametrize("module", WITHOUT_TORCH)
+def test_module_starts_without_torch(module):
+    code = f"import sys, grader.{module}; print('torch' in sys.modules)"
+    proc = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.strip() == "False", f"importing grader.{module} imports torch"
+
+
+def test_merge_and_hint_run_without_torch(tmp_path):
+    """The commands that need no model never import torch (python -X importtime lists every import)."""
+    for args in (["merge", "--help"], ["hint", "sampling.top_p_filter"]):
+        proc = subprocess.run([sys.executable, "-X", "importtime", "-m", "grader", *args], cwd=REPO,
+                              capture_output=True, text=True, timeout=120)
+        assert proc.returncode == 0, proc.stderr[-2000:]
+        assert not re.search(r"\|\s+torch$", proc.stderr, flags=re.M), f"python -m grader {args[0]} imported torch"
+        assert re.search(r"\|\s+grader\.cli$", proc.stderr, flags=re.M), "the import list was not read"
