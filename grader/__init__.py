@@ -12,6 +12,14 @@ class KitError(Exception):
     """A problem the user can fix; its message is one line that says what was wrong and what to do."""
 
 
+def subprocess_env(*paths) -> dict[str, str]:
+    """The environment of a process the kit starts (the grading worker, a recording run): this one's,
+    offline, with `paths` first on PYTHONPATH."""
+    pythonpath = [str(p) for p in paths] + ([os.environ["PYTHONPATH"]] if os.environ.get("PYTHONPATH") else [])
+    return {**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false",
+            "PYTHONPATH": os.pathsep.join(pythonpath)}
+
+
 def versions(*packages: str) -> dict[str, str]:
     """The installed version of each package ("not installed" where it is not): what results and
     recordings note down, because a grade depends on them."""

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import KitError
-from .points import EXERCISES, SHARES
+from .points import EXERCISES
 
 
 @dataclass
@@ -119,8 +119,7 @@ def run_batch(root: Path, out: Path, jobs: int = 1, shard: str | None = None, mo
               memory_gb: float | None = None, hidden_visibility: str | None = None, progress: bool = True,
               deadline: float | None = None, expectations: str = "auto") -> list[dict]:
     """Grade the submissions under `root`, write the CSV to `out` and the JSONs beside it; return the rows."""
-    from . import devices, run
-    from .result import ExerciseResult, GradeResult
+    from . import run
     from .results import HIDDEN_VISIBILITY, write_gradescope
     from .submission import resolve_folder
 
@@ -156,10 +155,7 @@ def run_batch(root: Path, out: Path, jobs: int = 1, shard: str | None = None, mo
         folder = student.folder or root / name
         result = by_name.get(name)
         if result is None:  # nothing gradable: zero, and the reason (once) in its JSON
-            result = GradeResult(submission=str(folder), model=model, device=str(devices.resolve(device)),
-                                 dtype=devices.dtype_name(),
-                                 exercises=[ExerciseResult(name=e, share=SHARES[e], note=invalid[name] if i == 0 else "")
-                                            for i, e in enumerate(chosen)])
+            result = run.not_graded(str(folder), model, device, chosen, invalid[name])
         write_gradescope(result, out.parent / f"{name}.json", hidden_visibility or HIDDEN_VISIBILITY)
         points = {ex.name: ex.earned for ex in result.exercises}
         rows.append({"submission": name, "total": _cell(result.total),

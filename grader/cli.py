@@ -193,13 +193,12 @@ def demo_command(argv: list[str]):
 
 
 def record_command(argv: list[str]):
-    from .record import KIT_MODELS
     from .record import __doc__ as about
 
     parser = _parser("record", about.splitlines()[0])
     parser.add_argument("--model", action="append", default=None, metavar="NAME",
-                        help=f"record for this model (repeatable; default: {' and '.join(KIT_MODELS)}); any "
-                             f"model --model accepts, e.g. a local folder, so a course on it keeps every comparison")
+                        help="record for this model (repeatable; default: the kit's own, default and tiny); any "
+                             "model --model accepts, e.g. a local folder, so a course on it keeps every comparison")
     parser.add_argument("--extra-tests", default=None, metavar="DIR",
                         help="also record the hidden tests in DIR (written to DIR/expectations/)")
     args = parser.parse_args(argv)
@@ -208,7 +207,7 @@ def record_command(argv: list[str]):
         from .record import record
 
         start = time.monotonic()
-        code = record(args.model or KIT_MODELS, args.extra_tests)
+        code = record(args.model, args.extra_tests)
         if code != 0:
             print(f"error: recording failed (pytest exit code {code}); nothing was written", file=sys.stderr)
             return 1

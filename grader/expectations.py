@@ -36,6 +36,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import versions
+from .models import BUILT_IN, canonical
 
 FOLDER = "expectations"  # beside the test files: tests/expectations/, <hidden tests>/expectations/
 COMMON = "common"  # the recordings of tests that use no model
@@ -120,8 +121,8 @@ def same(got, want, tol=None) -> bool:
 
 def model_slug(name: str) -> str:
     """The folder of a model's recordings: default, tiny, gpt2, org--name, or a local folder's name."""
-    name = (name or "default").strip()
-    if name in ("default", "tiny"):
+    name = canonical(name)
+    if name in BUILT_IN:
         return name
     path = Path(name).expanduser()
     if path.exists():
@@ -215,7 +216,7 @@ class Recordings:
         recording, why = self.applicable(test_file, lm)
         if self.compares_with_the_reference:
             # The kit's own models must have recordings; another model only where one was made.
-            kit_model = lm is None or lm.name in ("tiny", "default")
+            kit_model = lm is None or lm.name in BUILT_IN
             if recording is None and not kit_model and self.file(test_file, model_slug(lm.name)) is None:
                 return "live", None, why
             return "check", recording, why

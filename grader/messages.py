@@ -1,5 +1,5 @@
-"""What a student reads when a test fails or a test process stops: one line each, written here
-for the plugin, the grader and the demo alike."""
+"""What a student reads when a test fails, a test process stops or grading refuses a test: one
+line each, written here for the plugin, the worker and the demo alike."""
 from __future__ import annotations
 
 import signal
@@ -15,6 +15,9 @@ OUT_OF_TIME = "not run: the grading time budget ran out"
 CUT_BY_DEADLINE = "stopped: the grading time budget ran out while this test ran"
 FORGED_NOTE = ("the grader received a result line it did not sign: the submission wrote to the grader's "
                "channel, so this exercise scores 0")
+TOOK_TOO_LONG = "took too long"  # how a time-limit failure starts (the plugin counts them in a row)
+NEVER_ENDS = "look for a loop that never ends"
+DID_NOT_RETURN = "the test did not run to its end"
 
 
 def describe_failure(excinfo, submission_folder: Path | None = None) -> str:
@@ -25,7 +28,7 @@ def describe_failure(excinfo, submission_folder: Path | None = None) -> str:
     if isinstance(err, NotImplementedError):
         return f"not implemented yet: {first}" if first else "not implemented yet"
     if "from pytest-timeout" in first:  # also when it stopped an import: "could not import ..."
-        return f"took too long ({first}): look for a loop that never ends"
+        return f"{TOOK_TOO_LONG} ({first}): {NEVER_ENDS}"
     if isinstance(err, (SubmissionImportError, KitError)):
         return first
     if isinstance(err, AssertionError):
@@ -48,6 +51,45 @@ def describe_stop(kind: str, value: int) -> str:
         return f"crashed the test process ({name}, e.g. a segmentation fault in a C extension)"
     return (f"ended the test process (exit code {value}): never call sys.exit, os._exit, quit or "
             f"pytest.exit in your functions")
+
+
+def stopped_by_the_grader(limit: float, timeout: float) -> str:
+    return (f"ran for more than {limit} s without finishing, past the {timeout} s limit: {NEVER_ENDS} "
+            f"(the grader stopped it)")
+
+
+def timeouts_in_a_row(count: int) -> str:
+    return f"not run: {count} tests in a row took too long; {NEVER_ENDS}, also at import time"
+
+
+def stops(whys: list[str]) -> str:
+    """How often the test process of an exercise stopped, and the last reason."""
+    return f"the test process stopped {len(whys)} time(s) (last: {whys[-1]})"
+
+
+def too_many_stops(count: int) -> str:
+    return f"not run: the test process stopped {count} times; fix that first"
+
+
+def died_before_any_test(output: str) -> str:
+    return f"the test process died before running any test: {last_line(output)}"
+
+
+def out_of_time_note(not_run: int, tests: int, cut: bool) -> str:
+    """An exercise's note when the grading time budget ran out (`cut`: a test was stopped as it ran)."""
+    if not tests:
+        return f"{OUT_OF_TIME} before this exercise started"
+    note = f"the grading time budget ran out: {not_run} of {tests} tests not run"
+    return note + (", 1 stopped while it ran" if cut else "")
+
+
+def tampering(problem: str) -> str:
+    return (f"tampering: {problem}; this test and the rest of the exercise score 0 - write your own code, "
+            f"and leave the grader and the kit's files alone")
+
+
+def not_graded_after_tampering(problem: str) -> str:
+    return f"not graded: {problem} (earlier in this exercise)"
 
 
 def last_line(text: str) -> str:

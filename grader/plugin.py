@@ -12,10 +12,10 @@ FILE`` every graded test's outcome and a one-line, student-readable message (gra
 are appended to FILE as JSON lines, as soon as each test ends (a crash loses nothing already
 written).
 
-The grader (grader/run.py) uses ``--grader-channel KEY_FD,REPORT_FD`` instead: the results go over
-the signed channel (grader/channel.py), and the tamper guard (grader/guard.py) watches the process
-while the submission's code runs: grading trusts only signed lines, and a test during which the
-submission changed what the tests rely on fails.
+The grader's test processes (started by grader/worker.py) use ``--grader-channel KEY_FD,REPORT_FD``
+instead: the results go over the signed channel (grader/channel.py), and the tamper guard
+(grader/guard.py) watches the process while the submission's code runs: grading trusts only signed
+lines, and a test during which the submission changed what the tests rely on fails.
 """
 from __future__ import annotations
 
@@ -25,9 +25,9 @@ from pathlib import Path
 
 import pytest
 
-from . import KitError, devices, expectations, models
+from . import KitError, devices, expectations, messages, models
 from .channel import FileSink, SignedChannel
-from .cli import DEVICE_HELP, MODEL_HELP
+from .cli import DEVICE_HELP, MODEL_HELP, SUBMISSION_HELP
 from .guard import Guard, install_audit_hook
 from .messages import describe_failure
 from .points import graded_tests
@@ -44,9 +44,7 @@ except ImportError:  # pragma: no cover
 
 def pytest_addoption(parser):
     group = parser.getgroup("textgen-kit")
-    group.addoption("--submission", default=None, metavar="PATH",
-                    help="folder laid out like exercises/ to test (default: exercises/; "
-                         "solutions/ tests the reference)")
+    group.addoption("--submission", default=None, metavar="PATH", help=SUBMISSION_HELP)
     group.addoption("--model", default="default", metavar="NAMES",
                     help=f"model(s) to test with, comma-separated: {MODEL_HELP}")
     group.addoption("--device", default="auto", metavar="D", help=DEVICE_HELP)
@@ -72,7 +70,7 @@ def pytest_configure(config):
         config.stash[_SUBMISSION] = resolve_folder(submission)
     except KitError as err:  # a folder that is not there is one line, not one error per test
         raise pytest.UsageError(str(err)) from None
-    if submission and config.inipath is None and config.rootpath == Path(submission).expanduser().resolve():
+    if submission and config.inipath is None and config.rootpath == config.stash[_SUBMISSION]:
         # Before it knows the kit's options, pytest reads `--submission PATH` as an option it does not
         # know followed by a test path, and settles on PATH as its root folder.
         raise pytest.UsageError(f"pytest took {submission} for a test folder: write --submission={submission} "
@@ -260,9 +258,8 @@ class GraderReport:
     def pytest_runtest_protocol(self, item, nextitem):
         if self.guard is None or self.timeouts < TIMEOUTS_IN_A_ROW:
             return None  # run the test as usual
-        self.sink.write({"event": "result", "nodeid": item.nodeid, "outcome": "failed", "message": (
-            f"not run: {self.timeouts} tests in a row took too long; look for a loop that never ends, "
-            f"also at import time")})
+        self.sink.write({"event": "result", "nodeid": item.nodeid, "outcome": "failed",
+                         "message": messages.timeouts_in_a_row(self.timeouts)})
         return True
 
     @pytest.hookimpl(wrapper=True, tryfirst=True)
@@ -289,7 +286,7 @@ class GraderReport:
             state = self.outcomes.pop(report.nodeid)
             if self.guard is not None:
                 self._judge(report.nodeid, state)
-            self.timeouts = self.timeouts + 1 if state["message"].startswith("took too long") else 0
+            self.timeouts = self.timeouts + 1 if state["message"].startswith(messages.TOOK_TOO_LONG) else 0
             self.sink.write({"event": "result", "nodeid": report.nodeid, **state})
 
     def _judge(self, nodeid: str, state: dict) -> None:
@@ -298,15 +295,12 @@ class GraderReport:
             problem = self.guard.check()
             if problem:
                 self.tampered = problem
-                state.update(outcome="failed", message=f"tampering: {problem}; this test and the rest of "
-                                                       f"the exercise score 0 - write your own code, and leave "
-                                                       f"the grader and the kit's files alone", detail="")
+                state.update(outcome="failed", message=messages.tampering(problem), detail="")
                 return
         if self.tampered:
-            state.update(outcome="failed", message=f"not graded: {self.tampered} (earlier in this exercise)",
-                         detail="")
+            state.update(outcome="failed", message=messages.not_graded_after_tampering(self.tampered), detail="")
         elif state["outcome"] == "passed" and nodeid not in self.returned:
-            state.update(outcome="failed", message="the test did not run to its end", detail="")
+            state.update(outcome="failed", message=messages.DID_NOT_RETURN, detail="")
 
     def pytest_sessionfinish(self, session, exitstatus):
         self.sink.write({"event": "done", "exitstatus": int(exitstatus)})

@@ -8,28 +8,24 @@ recordings against the reference; grading then never needs the reference.
 """
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 
-from . import KitError
-from .submission import REPO, SOLUTIONS_DIR
-
-TESTS = REPO / "tests"
-KIT_MODELS = ("tiny", "default")
+from . import KitError, subprocess_env
+from .submission import REPO, SOLUTIONS_DIR, TESTS_DIR
 
 
-def record(models=KIT_MODELS, extra_tests=None) -> int:
-    """Record for `models` (names, as for --model); returns pytest's exit code."""
+def record(models=None, extra_tests=None) -> int:
+    """Record for `models` (names, as for --model; default: the kit's own, grader.models.BUILT_IN);
+    returns pytest's exit code."""
     if not SOLUTIONS_DIR.is_dir():
         raise KitError("recording needs the reference solutions (solutions/), which this copy of the kit "
                        "does not have: record in the instructor's kit")
+    from .models import BUILT_IN
     from .run import check_extra_tests, pytest_args
 
-    args = [sys.executable, "-m", "pytest", *pytest_args(TESTS, check_extra_tests(extra_tests, TESTS)),
-            "-m", "points", "-q", f"--submission={SOLUTIONS_DIR}", f"--model={','.join(models)}", "--device=cpu",
-            "--expectations=record"]
+    args = [sys.executable, "-m", "pytest", *pytest_args(TESTS_DIR, check_extra_tests(extra_tests, TESTS_DIR)),
+            "-m", "points", "-q", f"--submission={SOLUTIONS_DIR}", f"--model={','.join(models or BUILT_IN)}",
+            "--device=cpu", "--expectations=record"]
     # the tests' helpers (checks.py, counting.py) for hidden tests too
-    env = {**os.environ, "HF_HUB_OFFLINE": "1",
-           "PYTHONPATH": os.pathsep.join(p for p in (str(TESTS), os.environ.get("PYTHONPATH", "")) if p)}
-    return subprocess.run(args, cwd=REPO, env=env).returncode
+    return subprocess.run(args, cwd=REPO, env=subprocess_env(TESTS_DIR)).returncode

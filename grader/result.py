@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 
 @dataclass
 class TestResult:
+    __test__ = False  # a result, not a test class for pytest to collect
+
     nodeid: str
     exercise: str
     weight: float
@@ -53,7 +55,7 @@ class GradeResult:
     device: str
     exercises: list[ExerciseResult]
     seconds: float = 0.0
-    dtype: str = ""  # set by the grader: grader.devices.DTYPE
+    dtype: str = ""  # set by the grader: grader.devices.dtype_name()
 
     @property
     def total(self) -> float:

@@ -1,22 +1,8 @@
-"""Grade submissions: every exercise in its own test process, so a crash costs one exercise at most.
-
-How a grading runs, in three kinds of process:
-
-- The caller (this module: `python -m grader`, batch grading, the kit's tests) starts one *worker*
-  process (grader/worker.py) and hands it every (submission, exercise) pair.
-- On Linux with a CPU device the worker imports torch, transformers and pytest and loads the model
-  once, then forks one *test process* per pair (grader/child.py), which starts in about a second
-  instead of the ~7 s of a fresh interpreter. Elsewhere (CUDA, macOS) each test process is a fresh
-  interpreter (forking after CUDA or macOS frameworks start is unsafe).
-- A test process runs the kit's own graded tests for one exercise (tests/, and the instructor's
-  hidden tests; never files from the submission; `pytest_args`) with a per-test time limit
-  (pytest-timeout, DEFAULT_TIMEOUT s) and, on CPU, an address-space limit (what the process holds
-  once the model is loaded, plus DEFAULT_MEMORY_GB GiB), so a runaway allocation is a MemoryError.
-- It reports each test over a pipe, every line signed with a key that only it and the worker know
-  (grader/channel.py). A line that does not verify drops the exercise to 0.
-- A test process that crashes, exits or stops answering is restarted without the tests already
-  reported; the test that was running fails with a message that says what happened
-  (grader/messages.py). After a few restarts the remaining tests of that exercise score 0.
+"""Grade submissions: the caller's side (`python -m grader`, batch grading, the notebook, the kit's
+tests). It checks the options, starts one worker process (grader/worker.py) with every
+(submission, exercise) pair, and collects one scored ExerciseResult per pair; each exercise runs
+in its own test process (grader/child.py), so a crash costs one exercise at most. The whole
+sequence, process by process: docs/grader.md.
 """
 from __future__ import annotations
 
@@ -33,13 +19,12 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from . import KitError, devices, models
-from .messages import CUT_BY_DEADLINE, OUT_OF_TIME, last_line  # noqa: F401 - CUT_BY_DEADLINE: for callers
+from . import KitError, devices, models, subprocess_env
+from .messages import OUT_OF_TIME, last_line
 from .points import EXERCISES, SHARES
-from .result import ExerciseResult, GradeResult, TestResult  # noqa: F401 - TestResult: for callers
-from .submission import REPO, resolve_folder
+from .result import ExerciseResult, GradeResult
+from .submission import REPO, TESTS_DIR, resolve_folder
 
-TESTS = REPO / "tests"
 DEFAULT_TIMEOUT = 60  # seconds per test (setup, call and teardown together); --timeout changes it
 DEFAULT_MEMORY_GB = 4.0  # GiB of address space a test process may add after loading the model
 # Test processes at a time: one per CPU (up to 4), each with CPUs / jobs torch threads. On a busy
@@ -76,19 +61,18 @@ class Options:
 def pytest_args(tests_dir, extra_tests=None) -> list[str]:
     """The start of every pytest command line that runs the kit's graded tests (the test processes,
     the worker's preloading and collecting, recording): the kit's tests and the instructor's hidden
-    ones, with the kit's own configuration and plugin only, never a conftest.py or an ini file that
-    a submission might ship."""
+    ones, with the kit's own configuration (pyproject.toml: its addopts, markers) and plugin only,
+    never a conftest.py or an ini file that a submission might ship."""
     tests_dir = Path(tests_dir)
     return [str(tests_dir), *([str(extra_tests)] if extra_tests else []), "--ignore", str(tests_dir / "kit"),
-            "--noconftest", "-p", "grader.plugin", "-c", str(REPO / "pyproject.toml"), f"--rootdir={REPO}",
-            "-p", "no:cacheprovider"]
+            "--noconftest", "-p", "grader.plugin", "-c", str(REPO / "pyproject.toml"), f"--rootdir={REPO}"]
 
 
 # ----------------------------------------------------------------------------------------------
 # The caller's side
 
 def grade(submission=None, model: str = "default", device: str = "auto", exercises=None,
-          timeout: int = DEFAULT_TIMEOUT, jobs: int = 1, tests_dir: Path = TESTS, extra_tests=None,
+          timeout: int = DEFAULT_TIMEOUT, jobs: int = 1, tests_dir: Path = TESTS_DIR, extra_tests=None,
           memory_gb: float = DEFAULT_MEMORY_GB, expectations: str = "auto",
           deadline: float | None = None) -> GradeResult:
     """Grade `submission` (a folder laid out like exercises/) and return the scored results."""
@@ -101,7 +85,7 @@ def grade(submission=None, model: str = "default", device: str = "auto", exercis
 
 
 def grade_many(submissions, model: str = "default", device: str = "auto", exercises=None,
-               timeout: int = DEFAULT_TIMEOUT, jobs: int = 1, tests_dir: Path = TESTS, extra_tests=None,
+               timeout: int = DEFAULT_TIMEOUT, jobs: int = 1, tests_dir: Path = TESTS_DIR, extra_tests=None,
                memory_gb: float = DEFAULT_MEMORY_GB, on_result=None, expectations: str = "auto",
                deadline: float | None = None) -> list[GradeResult]:
     """Grade several submissions with one worker: at most `jobs` test processes at a time, whatever
@@ -132,7 +116,7 @@ def _grade_many(submissions, model, device, exercises, timeout, jobs, tests_dir,
     # and convert the default model once, before any test process starts.
     target = devices.resolve(device)
     model = models.check_one(model)
-    if model in ("default", "tiny"):
+    if model in models.BUILT_IN:
         models.ensure_default_cached()
     tests_dir = Path(tests_dir).resolve()
     extra = check_extra_tests(extra_tests, tests_dir)
@@ -160,6 +144,14 @@ def _grade_many(submissions, model, device, exercises, timeout, jobs, tests_dir,
                         exercises=[found[i * len(chosen) + j] for j in range(len(chosen))],
                         seconds=sum(found[i * len(chosen) + j].seconds for j in range(len(chosen))))
             for i, folder in enumerate(folders)]
+
+
+def not_graded(submission: str, model: str, device: str, exercises: list[str], why: str) -> GradeResult:
+    """0 points for a submission that could not be graded; `why` is the note of its first exercise."""
+    return GradeResult(submission=submission, model=models.canonical(model), device=str(devices.resolve(device)),
+                       dtype=devices.dtype_name(),
+                       exercises=[ExerciseResult(name=e, share=SHARES[e], note=why if i == 0 else "")
+                                  for i, e in enumerate(exercises)])
 
 
 def check_extra_tests(extra_tests, tests_dir: Path) -> str | None:
@@ -224,10 +216,9 @@ def _run_tasks(tasks: list, options, jobs: int, isolation: str, report, sigterm:
     # OMP_WAIT_POLICY=PASSIVE: torch's OpenMP threads sleep instead of spinning while they wait,
     # which on a busy machine (shared CI runners, other jobs) makes a forward pass several times
     # faster, and keeps tests inside their time limit. A value set by the user wins.
-    env = {"OMP_WAIT_POLICY": "PASSIVE", **os.environ, "HF_HUB_OFFLINE": "1", "PYTHONDONTWRITEBYTECODE": "1",
-           "HF_HUB_DISABLE_PROGRESS_BARS": "1", "TOKENIZERS_PARALLELISM": "false",
-           # the worker and its test processes import this very kit, wherever it is installed
-           "PYTHONPATH": os.pathsep.join(p for p in (str(REPO), os.environ.get("PYTHONPATH", "")) if p)}
+    # The worker and its test processes import this very kit, wherever it is installed.
+    env = {"OMP_WAIT_POLICY": "PASSIVE", **subprocess_env(REPO), "PYTHONDONTWRITEBYTECODE": "1",
+           "HF_HUB_DISABLE_PROGRESS_BARS": "1"}
     found: dict[int, ExerciseResult] = {}
     with tempfile.TemporaryFile() as errors:
         worker = subprocess.Popen([sys.executable, "-c", "from grader.worker import main; main()"],

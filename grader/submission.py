@@ -22,6 +22,7 @@ from .points import EXERCISES
 REPO = Path(__file__).resolve().parent.parent
 EXERCISES_DIR = REPO / "exercises"
 SOLUTIONS_DIR = REPO / "solutions"
+TESTS_DIR = REPO / "tests"
 
 
 class SubmissionImportError(Exception):

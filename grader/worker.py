@@ -22,7 +22,7 @@ from collections import deque
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from . import KitError
+from . import KitError, messages
 from .channel import Reader, new_key
 from .child import forked_child, load_model
 from .messages import (
@@ -83,8 +83,7 @@ def _preload(options: Options) -> None:
             pass
     # Import the test modules once, as pytest does (assertion rewriting included): each test
     # process then finds them in sys.modules instead of compiling them again.
-    with open(os.devnull, "w") as null, contextlib.redirect_stdout(null), contextlib.redirect_stderr(null):
-        pytest.main(pytest_args(options.tests_dir, options.extra_tests) + ["--collect-only", "-q"])
+    _collect_graded_tests(options)
     load_model(options)
 
 
@@ -192,32 +191,28 @@ class _Scheduler:
             states.append(attempt.state)
         states += queue
         queue.clear()
-        graded_tests = None
+        by_exercise = None
         if any(state.collected is None and not state.forged for state in states):
-            graded_tests = _collect_graded_tests(self.options)
+            by_exercise = _collect_graded_tests(self.options)
         for state in states:
             _remove_tree(state.tmp)
-            yield state.task.index, self._out_of_time_result(state, graded_tests or {})
+            yield state.task.index, self._out_of_time_result(state, by_exercise or {})
 
-    def _out_of_time_result(self, state: _State, graded_tests: dict) -> ExerciseResult:
+    def _out_of_time_result(self, state: _State, by_exercise: dict) -> ExerciseResult:
         name = state.task.exercise
         result = ExerciseResult(name=name, share=SHARES[name])
         if state.forged:
             result.note = FORGED_NOTE
             state.outcomes = {}
-        tests = state.collected if state.collected is not None else graded_tests.get(name, [])
+        tests = state.collected if state.collected is not None else by_exercise.get(name, [])
         remaining = [t["nodeid"] for t in tests if t["nodeid"] not in state.outcomes]
         cut = bool(remaining) and state.cut  # the first test without a result was running
         for number, nodeid in enumerate([] if state.forged else remaining):
             message = CUT_BY_DEADLINE if cut and number == 0 else OUT_OF_TIME
             state.outcomes[nodeid] = {"outcome": "failed", "message": message}
         if not state.forged:
-            budget = (f"the grading time budget ran out: {len(remaining) - cut} of {len(tests)} tests not run"
-                      + (", 1 stopped while it ran" if cut else "")
-                      if tests else f"{OUT_OF_TIME} before this exercise started")
-            stops = (f"the test process stopped {len(state.stops)} time(s) (last: {state.stops[-1]}); "
-                     if state.stops else "")
-            result.note = stops + budget
+            budget = messages.out_of_time_note(len(remaining) - cut, len(tests), cut)
+            result.note = f"{messages.stops(state.stops)}; {budget}" if state.stops else budget
         self._add_tests(result, state, tests)
         return result
 
@@ -232,7 +227,7 @@ class _Scheduler:
         skip = state.tmp / f"skip-{state.restarts}.json"
         skip.write_text(json.dumps(sorted(state.outcomes)))
         log = state.tmp / f"output-{state.restarts}.log"
-        args = self._pytest_args(state.task, f"{key_r},{report_w}", skip)
+        args = self._test_process_args(state.task, f"{key_r},{report_w}", skip)
         popen = None
         if self.isolation == "fork":
             pid = os.fork()
@@ -248,19 +243,18 @@ class _Scheduler:
             pid = popen.pid
         os.close(key_r)
         os.close(report_w)
-        os.write(key_w, key)  # 32 bytes always fit in the pipe: never blocks
+        os.write(key_w, key)  # KEY_BYTES always fit in the pipe: never blocks
         os.close(key_w)
         os.set_blocking(report_r, False)
-        return _Attempt(state=state, reader=Reader(key), fd=report_r, pid=pid, log=log, popen=popen, last=time.monotonic())
+        return _Attempt(state=state, reader=Reader(key), fd=report_r, pid=pid, log=log, popen=popen,
+                        last=time.monotonic())
 
-    def _pytest_args(self, task: Task, channel: str, skip: Path) -> list[str]:
+    def _test_process_args(self, task: Task, channel: str, skip: Path) -> list[str]:
         o = self.options
-        args = pytest_args(o.tests_dir, o.extra_tests) + [
-            "-m", f"{task.exercise} and points", "-q",
-            "-p", "no:randomly", "-p", "no:unraisableexception", "-p", "no:threadexception",
-            f"--submission={task.submission}", f"--model={o.model}", f"--device={o.device}",
-            f"--grader-channel={channel}", f"--grader-skip={skip}", f"--expectations={o.expectations}",
-            f"--timeout={o.timeout}", "--timeout-disable-debugger-detection"]
+        args = _graded_run(o, "-m", f"{task.exercise} and points", "-q",
+                           "-p", "no:randomly", "-p", "no:unraisableexception", "-p", "no:threadexception",
+                           f"--submission={task.submission}", f"--grader-channel={channel}", f"--grader-skip={skip}",
+                           f"--timeout={o.timeout}", "--timeout-disable-debugger-detection")
         if o.extra_tests:
             args.append(f"--grader-hidden={o.extra_tests}")
         return args
@@ -298,8 +292,7 @@ class _Scheduler:
             return
         limit = STARTUP_LIMIT if not attempt.collected else 2 * self.options.timeout + 5
         if time.monotonic() - attempt.last > limit and not attempt.killed:
-            attempt.killed = (f"ran for more than {limit} s without finishing, past the {self.options.timeout} s "
-                              f"limit: look for a loop that never ends (the grader stopped it)")
+            attempt.killed = messages.stopped_by_the_grader(limit, self.options.timeout)
             _kill_group(attempt.pid)
 
     def _finish(self, attempt: _Attempt) -> ExerciseResult | None:
@@ -319,7 +312,7 @@ class _Scheduler:
             result.note = FORGED_NOTE
             state.outcomes = {}
         elif state.collected is None:
-            result.note = f"the test process died before running any test: {last_line(output)}"
+            result.note = messages.died_before_any_test(output)
         else:
             remaining = [t["nodeid"] for t in state.collected if t["nodeid"] not in state.outcomes]
             if remaining:
@@ -330,11 +323,9 @@ class _Scheduler:
                     state.restarts += 1
                     return None
                 for nodeid in remaining[1:]:
-                    state.outcomes[nodeid] = {"outcome": "failed", "message": (
-                        f"not run: the test process stopped {len(state.stops)} times; fix that first")}
+                    state.outcomes[nodeid] = {"outcome": "failed", "message": messages.too_many_stops(len(state.stops))}
             if state.stops:
-                result.note = (f"the test process stopped {len(state.stops)} time(s) (last: {state.stops[-1]}); "
-                               f"the test running each time scored 0")
+                result.note = f"{messages.stops(state.stops)}; the test running each time scored 0"
         self._add_tests(result, state, state.collected or [])
         return result
 
@@ -352,6 +343,12 @@ class _Scheduler:
         result.seconds = time.monotonic() - state.started if state.started else 0.0
 
 
+def _graded_run(options: Options, *more: str) -> list[str]:
+    """run.pytest_args for this grading's tests, with its model, device and expectations, then `more`."""
+    return pytest_args(options.tests_dir, options.extra_tests) + [
+        f"--model={options.model}", f"--device={options.device}", f"--expectations={options.expectations}", *more]
+
+
 def _collect_graded_tests(options: Options) -> dict[str, list[dict]]:
     """Exercise -> its graded tests (as a test process reports them when collected), collected here
     in the worker: for the tasks that had not collected their tests when the time ran out."""
@@ -365,8 +362,7 @@ def _collect_graded_tests(options: Options) -> dict[str, list[dict]]:
             for test in graded_tests(session.items, options.extra_tests):
                 found.setdefault(test["exercise"], []).append(test)
 
-    args = pytest_args(options.tests_dir, options.extra_tests) + [
-        "--collect-only", "-q", "-m", "points", f"--model={options.model}", f"--device={options.device}", f"--expectations={options.expectations}"]
+    args = _graded_run(options, "--collect-only", "-q", "-m", "points")
     try:
         with open(os.devnull, "w") as null, contextlib.redirect_stdout(null), contextlib.redirect_stderr(null):
             pytest.main(args, plugins=[Collector()])

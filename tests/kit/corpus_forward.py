@@ -1,7 +1,7 @@
 """One forward pass with the KV cache, as the pinned transformers release spells it (5.24 renamed
 `past_key_values=` to `cache=`, and the output's `past_key_values` to `cache`). The corpus of
 tests/wrong and tests/variants calls `forward` instead of spelling the keyword itself, so the next
-rename is made here alone. tests/kit/submissions.py copies this file into each corpus submission
+rename is made here alone. tests/kit/make_submission.py copies this file into each corpus submission
 as `_forward.py`. (One variant, python_hypotheses_and_layer_index_select, keeps the deprecated
 `past_key_values=` on purpose: a student may still write it.)"""
 

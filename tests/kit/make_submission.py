@@ -17,7 +17,8 @@ from pathlib import Path
 
 from grader.submission import EXERCISES_DIR, SOLUTIONS_DIR
 
-SUPPORT = {"_forward.py": Path(__file__).with_name("corpus_forward.py"), "_stubs.py": EXERCISES_DIR / "tokenization.py"}
+SUPPORT = {"_forward.py": Path(__file__).with_name("corpus_forward.py"),
+           "_stubs.py": EXERCISES_DIR / "tokenization.py"}
 
 
 def submission_with(dest: Path, files: dict[str, Path | str] | None = None, *, borrow: str | None = None) -> Path:

@@ -111,7 +111,8 @@ def test_a_mistake_in_sampling_costs_points_in_sampling_only(tmp_path):
     decoding."""
     argmax = ("\n\ndef sample_next_token(logits, temperature, generator, top_k=None, top_p=None):\n"
               "    return logits.argmax(dim=-1)\n")  # the reference's sampling, with this function wrong
-    folder = submission_with(tmp_path / "submission", {"sampling.py": (SOLUTIONS_DIR / "sampling.py").read_text() + argmax})
+    sampling = (SOLUTIONS_DIR / "sampling.py").read_text() + argmax
+    folder = submission_with(tmp_path / "submission", {"sampling.py": sampling})
     result = grade(folder, model="tiny", device="cpu", exercises=["sampling", "decoding"], jobs=DEFAULT_JOBS)
     assert result.exercise("sampling").earned < result.exercise("sampling").share
     decoding = result.exercise("decoding")

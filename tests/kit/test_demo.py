@@ -79,7 +79,8 @@ def test_demo_on_untouched_stubs_says_not_implemented_per_section(tmp_path):
 def test_demo_names_a_broken_function_and_runs_the_rest(tmp_path):
     """A function that raises something other than NotImplementedError costs its section only."""
     broken = "\n\ndef perplexity(model, tokenizer, texts):\n    return 1 / 0\n"
-    folder = submission_with(tmp_path / "broken", {"logprobs.py": (SOLUTIONS_DIR / "logprobs.py").read_text() + broken})
+    logprobs = (SOLUTIONS_DIR / "logprobs.py").read_text() + broken
+    folder = submission_with(tmp_path / "broken", {"logprobs.py": logprobs})
     proc = run_demo_cli("--submission", str(folder), "--out", str(tmp_path / "plots"))
     assert proc.returncode == 0, proc.stderr[-2000:]
     sections = section_texts(proc.stdout)

@@ -67,6 +67,7 @@ def test_min_score_fails_ci_below_threshold():
 
 @pytest.mark.parametrize("args, says", [
     (["--model", "no-such-org/no-such-model"], "never downloads"),
+    (["--model", "tiny,default"], "--model takes one model to grade with, got 2 (tiny, default); grade once per model"),
     (["--device", "tpu"], "unknown device"),
     (["--submission", "no/such/folder"], "does not exist"),
     (["--deadline", "0"], "--deadline must be a positive number of seconds, got 0"),

@@ -90,3 +90,30 @@ def test_merge_and_hint_run_without_torch(tmp_path):
         assert proc.returncode == 0, proc.stderr[-2000:]
         assert not re.search(r"\|\s+torch$", proc.stderr, flags=re.M), f"python -m grader {args[0]} imported torch"
         assert re.search(r"\|\s+grader\.cli$", proc.stderr, flags=re.M), "the import list was not read"
+
+
+def test_anchor_tests_are_named_and_marked_alike():
+    """An anchor (the reference against transformers itself, never graded) is marked `anchor` and
+    named test_anchor_*, in every test file: the name says what the marker does."""
+    seen = 0
+    for path in sorted((REPO / "tests").glob("test_*.py")):
+        for node in ast.parse(path.read_text(encoding="utf-8")).body:
+            if isinstance(node, ast.FunctionDef) and node.name.startswith("test_"):
+                marked = any("mark.anchor" in ast.unparse(d) for d in node.decorator_list)
+                assert marked == node.name.startswith("test_anchor_"), f"{path.name}::{node.name}"
+                seen += marked
+    assert seen >= 5, "no anchor tests found"
+
+
+def test_snapshot_comparison_tells_a_moved_grade_from_a_reworded_message():
+    """tests/kit/snapshot.py --compare, which shows that a change to the grader moved no grade."""
+    import snapshot
+
+    def entry(outcome: str, points: float, message: str) -> dict:
+        return {"tokenization": {"earned": points, "note": "", "tests": [["t::a", outcome, points, message]]}}
+
+    before = {"same": entry("passed", 1.0, ""), "moved": entry("passed", 1.0, ""),
+              "reworded": entry("failed", 0.0, "x")}
+    after = {"same": entry("passed", 1.0, ""), "moved": entry("failed", 0.0, "x"),
+             "reworded": entry("failed", 0.0, "y"), "new": entry("passed", 1.0, "")}
+    assert snapshot.compare(before, after) == (["moved", "new"], ["reworded"])

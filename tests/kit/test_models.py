@@ -81,6 +81,20 @@ def test_cache_lives_outside_the_repository(monkeypatch):
     assert REPO not in models.cache_root().resolve().parents
 
 
+def test_a_process_loads_each_model_once(lm):
+    """The `lm` fixture, the grader's worker and the tamper guard share one registry."""
+    assert models.loaded(lm.name, str(lm.device)) is lm
+    assert any(found is lm for found in models.loaded_models())
+
+
+def test_model_names_are_a_list_to_the_tests_and_one_to_the_grader():
+    assert models.names(" tiny, default ,") == ["tiny", "default"]
+    assert models.names("") == models.names(None) == ["default"]
+    assert models.check_one(" tiny ") == "tiny"
+    with pytest.raises(KitError, match=r"--model takes one model to grade with, got 2 \(tiny, default\)"):
+        models.check_one("tiny,default")
+
+
 def test_loaded_model_is_ready_for_exercises(lm):
     assert lm.model.training is False
     assert not any(p.requires_grad for p in lm.model.parameters())

@@ -34,7 +34,8 @@ def spawned(tmp_path_factory):
     """{case: ExerciseResult} for the adversarial cases, and the reference's and the stubs' results."""
     root = tmp_path_factory.mktemp("spawn")
     folders = {name: isolation.build(isolation.ADVERSARIAL / name, root / name) for name in isolation.CASES}
-    folders["probe"] = submission_with(root / "probe", {"tokenization.py": (SOLUTIONS_DIR / "tokenization.py").read_text() + PROBE})
+    probe = (SOLUTIONS_DIR / "tokenization.py").read_text() + PROBE
+    folders["probe"] = submission_with(root / "probe", {"tokenization.py": probe})
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("TEXTGEN_KIT_ISOLATION", "spawn")
         patch.setenv("TEXTGEN_KIT_SPAWN_PROBE", str(root / "probe.log"))
