@@ -70,9 +70,8 @@ def pytest_configure(config):
         config.stash[_SUBMISSION] = resolve_folder(submission)
     except KitError as err:  # a folder that is not there is one line, not one error per test
         raise pytest.UsageError(str(err)) from None
-    if submission and config.inipath is None and config.rootpath == config.stash[_SUBMISSION]:
-        # Before it knows the kit's options, pytest reads `--submission PATH` as an option it does not
-        # know followed by a test path, and settles on PATH as its root folder.
+    if took_submission_for_a_test_folder(config.invocation_params.args, config.inipath, config.rootpath,
+                                         config.stash[_SUBMISSION]):
         raise pytest.UsageError(f"pytest took {submission} for a test folder: write --submission={submission} "
                                 f"(with '='), e.g. pytest -m sampling --submission={submission}")
     recordings = config.stash[_RECORDINGS] = expectations.Recordings(
@@ -91,6 +90,16 @@ def pytest_configure(config):
         config.pluginmanager.register(GraderReport(sink, alarms=alarms), "textgen-kit-report")
     elif report:
         config.pluginmanager.register(GraderReport(FileSink(Path(report))), "textgen-kit-report")
+
+
+def took_submission_for_a_test_folder(args, inipath, rootpath: Path, folder: Path) -> bool:
+    """Did pytest settle its root folder and configuration on `--submission PATH` (with a space)?
+    Before it knows the kit's options, pytest reads that as an option it does not know followed by
+    a test path: it looks for its configuration above PATH, finds none, and takes PATH, or the
+    folder PATH shares with the invocation folder, for its root. `--submission=PATH`, or a space
+    where pytest still finds the kit's pyproject.toml, are fine."""
+    spaced = any(arg == "--submission" for arg in args)
+    return spaced and inipath is None and (rootpath == folder or rootpath in folder.parents)
 
 
 # ----------------------------------------------------------------------------------------------

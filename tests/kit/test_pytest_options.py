@@ -42,3 +42,22 @@ def test_submission_with_a_space_is_refused_with_the_form_that_works(elsewhere):
     lines = [line for line in (proc.stdout + proc.stderr).splitlines() if line.strip()]
     assert lines == [f"ERROR: pytest took {elsewhere} for a test folder: write --submission={elsewhere} "
                      f"(with '='), e.g. pytest -m sampling --submission={elsewhere}"], lines
+
+
+@pytest.mark.parametrize("args, inipath, rootpath, refused", [
+    (("--submission", "/home/ada/sub"), None, "/home/ada/sub", True),  # PATH taken for the root
+    (("--submission", "/home/ada/sub"), None, "/home/ada", True),  # the folder PATH shares with the kit's
+    (("--submission=/home/ada/sub",), None, "/home/ada", False),  # the form that works
+    (("--submission", "/home/ada/sub"), "/home/ada/kit/pyproject.toml", "/home/ada/kit", False),  # config found
+    (("--submission", "/home/ada/sub"), None, "/home/bob", False),  # a root that is not above PATH
+])
+def test_the_space_form_is_told_apart(args, inipath, rootpath, refused):
+    """Where the kit and the submission share a folder other than /, pytest roots itself there, not
+    at PATH; that is refused too (it ran without the kit's configuration, with a warning per marker)."""
+    from pathlib import Path
+
+    from grader.plugin import took_submission_for_a_test_folder
+
+    folder = Path("/home/ada/sub")
+    found = took_submission_for_a_test_folder(args, inipath and Path(inipath), Path(rootpath), folder)
+    assert found is refused
