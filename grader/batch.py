@@ -114,13 +114,13 @@ def _cell(value: float | None) -> str:
     return "" if value is None else f"{round(value, 4):g}"
 
 
-def run_batch(root: Path, out: Path, jobs: int = 1, shard: str | None = None, model: str = "default",
-              device: str = "auto", exercises=None, timeout: int | None = None, extra_tests=None,
-              memory_gb: float | None = None, hidden_visibility: str | None = None, progress: bool = True,
-              deadline: float | None = None, expectations: str = "auto") -> list[dict]:
-    """Grade the submissions under `root`, write the CSV to `out` and the JSONs beside it; return the rows."""
+def run_batch(root: Path, out: Path, options=None, *, shard: str | None = None, hidden_visibility: str | None = None,
+              progress: bool = True, junit_dir: Path | None = None, **fields) -> list[dict]:
+    """Grade the submissions under `root` with `options` (a grader.run.Options, or its fields as
+    keywords), write the CSV to `out` and the JSONs beside it (and one JUnit XML file per student
+    in `junit_dir`); return the rows."""
     from . import run
-    from .results import HIDDEN_VISIBILITY, write_gradescope
+    from .results import HIDDEN_VISIBILITY, write_gradescope, write_junit
     from .submission import resolve_folder
 
     k, n = parse_shard(shard)
@@ -131,7 +131,9 @@ def run_batch(root: Path, out: Path, jobs: int = 1, shard: str | None = None, mo
     if not students:
         print(f"note: shard {k}/{n} has no students (the class under {root} has {len(everyone)}, fewer than "
               f"{n} shards): {out} holds the CSV header only", file=sys.stderr)
-    chosen = list(exercises or EXERCISES)
+    options = run.Options.of(options, **fields)
+    chosen = list(options.exercises or EXERCISES)
+    options.exercises = chosen
     graded, invalid = [], {}
     for student in students:
         if student.folder is None:
@@ -142,9 +144,6 @@ def run_batch(root: Path, out: Path, jobs: int = 1, shard: str | None = None, mo
             graded.append((student.name, student.folder))
         except KitError as err:  # one student's empty folder must not stop the class
             invalid[student.name] = str(err)
-    options = dict(model=model, device=device, exercises=chosen, timeout=timeout or run.DEFAULT_TIMEOUT,
-                   jobs=jobs, extra_tests=extra_tests, deadline=deadline, expectations=expectations,
-                   memory_gb=run.DEFAULT_MEMORY_GB if memory_gb is None else memory_gb)
     results = _grade_with_progress(graded, chosen, options, progress) if graded else []
     by_name = dict(zip([name for name, _ in graded], results))
 
@@ -155,8 +154,12 @@ def run_batch(root: Path, out: Path, jobs: int = 1, shard: str | None = None, mo
         folder = student.folder or root / name
         result = by_name.get(name)
         if result is None:  # nothing gradable: zero, and the reason (once) in its JSON
-            result = run.not_graded(str(folder), model, device, chosen, invalid[name])
+            # on the device the class was graded on, or the one asked for when none was graded
+            device = results[0].device if results else options.device
+            result = run.not_graded(str(folder), options.model, device, chosen, invalid[name])
         write_gradescope(result, out.parent / f"{name}.json", hidden_visibility or HIDDEN_VISIBILITY)
+        if junit_dir is not None:
+            write_junit(result, Path(junit_dir) / f"{name}.xml")
         points = {ex.name: ex.earned for ex in result.exercises}
         rows.append({"submission": name, "total": _cell(result.total),
                      **{e: _cell(points.get(e)) for e in EXERCISES}})
@@ -164,7 +167,7 @@ def run_batch(root: Path, out: Path, jobs: int = 1, shard: str | None = None, mo
     return rows
 
 
-def _grade_with_progress(graded: list, chosen: list, options: dict, progress: bool) -> list:
+def _grade_with_progress(graded: list, chosen: list, options, progress: bool) -> list:
     from rich.console import Console
     from rich.progress import (
         BarColumn,
@@ -180,7 +183,7 @@ def _grade_with_progress(graded: list, chosen: list, options: dict, progress: bo
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   console=Console(stderr=True), disable=not progress) as bar:
         task = bar.add_task(f"Grading {len(graded)} submissions x {len(chosen)} exercises", total=total)
-        return grade_many([folder for _, folder in graded], on_result=lambda *_: bar.advance(task), **options)
+        return grade_many([folder for _, folder in graded], options, on_result=lambda *_: bar.advance(task))
 
 
 def _write_csv(path: Path, rows: list[dict]) -> None:

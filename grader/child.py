@@ -58,11 +58,14 @@ def spawned_child() -> None:
 
 
 def load_model(options: Options) -> None:
-    """Load the model into this process's registry (grader.models), where the `lm` fixture finds it."""
+    """Load the model into this process's registry (grader.models), where the `lm` fixture finds it,
+    and the tiny one beside it (the tests marked tiny_model run on it; it shares the tokenizer)."""
     from transformers.utils import logging as hf_logging
 
     hf_logging.disable_progress_bar()
     models.loaded(options.model, options.device)
+    if models.check_one(options.model) != "tiny":
+        models.loaded("tiny", options.device)
 
 
 def run_pytest(args: list[str], options: Options) -> int:

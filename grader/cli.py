@@ -4,8 +4,10 @@ and `hint` start without torch).
 
     python -m grader [--submission PATH] [GRADING OPTIONS] [--json FILE] [--junit FILE] [--min-score X]
                                                                                (grader/run.py)
-    python -m grader batch DIR [--out FILE.csv] [--shard K/N] [--quiet] [GRADING OPTIONS]
+    python -m grader batch DIR [--out FILE.csv] [--shard K/N] [--quiet] [--report FILE.html] [GRADING OPTIONS]
     python -m grader merge --out FILE.csv [--expect-shards N] SHARD.csv...     (grader/batch.py)
+    python -m grader report GRADES.csv [--out FILE.html] [--results DIR]... [--submissions DIR]
+                                                                               (grader/classreport.py)
     python -m grader demo [--submission PATH] [--model NAME] [--prompt TEXT]...  (grader/demo.py)
     python -m grader record [--model NAME]... [--extra-tests DIR]              (grader/record.py)
     python -m grader release DIR [--hint-levels N]                             (grader/release.py)
@@ -28,7 +30,10 @@ from . import KitError, run_command
 from .points import EXERCISES
 
 # The help of the options that several commands (and the pytest plugin) share.
-SUBMISSION_HELP = "folder laid out like exercises/ (default: exercises/; solutions/ is the reference)"
+SUBMISSION_HELP = ("folder laid out like exercises/ (default: exercises/"
+                   # true in the kit and in a student release, which has no reference
+                   + ("; solutions/ is the reference)" if (Path(__file__).resolve().parent.parent / "solutions").is_dir()
+                      else ")"))
 MODEL_HELP = "default, tiny, a local folder or a locally cached Hugging Face id (default: default)"
 DEVICE_HELP = "auto, cpu, cuda or cuda:N (default: auto)"
 
@@ -73,11 +78,14 @@ def _grading_options(parser: argparse.ArgumentParser) -> None:
                         help=f"Gradescope visibility of the hidden tests (default: {HIDDEN_VISIBILITY})")
 
 
-def _grading(args: argparse.Namespace) -> dict:
-    """The keyword arguments of grader.run.grade (and batch.run_batch) from the grading options."""
-    return dict(model=args.model, device=args.device, exercises=args.exercise, timeout=args.timeout,
-                jobs=args.jobs, extra_tests=args.extra_tests, memory_gb=args.memory_limit,
-                expectations=args.expectations, deadline=args.deadline)
+def _grading(args: argparse.Namespace):
+    """The grading options as the one grader.run.Options that goes on to the worker and to every
+    test process (grade, batch.run_batch)."""
+    from .run import Options
+
+    return Options(model=args.model, device=args.device, exercises=args.exercise, timeout=args.timeout,
+                   jobs=args.jobs, extra_tests=args.extra_tests, memory_gb=args.memory_limit,
+                   expectations=args.expectations, deadline=args.deadline)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -100,7 +108,7 @@ def grade_command(argv: list[str]):
         from .results import write_gradescope, write_junit
         from .run import grade
 
-        result = grade(args.submission, **_grading(args))
+        result = grade(args.submission, _grading(args))
         if args.json:
             write_gradescope(result, args.json, args.hidden_visibility)
         if args.junit:
@@ -121,15 +129,74 @@ def batch_command(argv: list[str]):
                         help="the CSV to write; the per-student JSONs go beside it (default: grades.csv)")
     parser.add_argument("--shard", default=None, metavar="K/N", help="grade only the K-th of N slices of the class")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    parser.add_argument("--junit", default=None, metavar="DIR",
+                        help="also write one JUnit XML file per student to DIR (<student>.xml)")
+    _report_options(parser)
     _grading_options(parser)
     args = parser.parse_args(argv)
 
     def body() -> int:
         from .batch import run_batch
+        from .classreport import check_threshold
 
-        rows = run_batch(Path(args.dir), Path(args.out), shard=args.shard, hidden_visibility=args.hidden_visibility,
-                         progress=not args.quiet, **_grading(args))
-        print(f"Graded {len(rows)} submissions: {args.out} (and one JSON per submission beside it).")
+        if args.report:
+            check_threshold(args.similarity_threshold)  # before grading, not after
+        rows = run_batch(Path(args.dir), Path(args.out), _grading(args), shard=args.shard,
+                         hidden_visibility=args.hidden_visibility, progress=not args.quiet,
+                         junit_dir=Path(args.junit) if args.junit else None)
+        print(f"Graded {len(rows)} submissions: {args.out} (and one JSON per submission beside it"
+              f"{f'; one JUnit XML each in {args.junit}' if args.junit else ''}).")
+        if args.report:
+            _write_report(Path(args.out), Path(args.report), None, Path(args.dir), args.similarity_threshold)
+        return 0
+
+    return body
+
+
+def _report_options(parser: argparse.ArgumentParser, batch: bool = True) -> None:
+    from .similarity import DEFAULT_THRESHOLD
+
+    if batch:
+        parser.add_argument("--report", default=None, metavar="FILE.html",
+                            help="also write the class report: per exercise the points, the most common mistakes, "
+                                 "the tests by failure rate, the submissions that share code, each student's "
+                                 "results (one HTML file; the pairs also in FILE-similarity.csv)")
+    parser.add_argument("--similarity-threshold", type=float, default=DEFAULT_THRESHOLD, metavar="X",
+                        help=f"list two submissions' versions of a file when the code they share is at least X "
+                             f"of either (0 to 1; default: {DEFAULT_THRESHOLD:g})")
+
+
+def _write_report(grades: Path, out: Path, results, submissions, threshold: float) -> None:
+    from .classreport import write_report
+
+    written = write_report(grades, out, results=results, submissions=submissions, threshold=threshold)
+    pairs = (f"{written.pairs} pair(s) of files that share code: {written.similarity_csv}"
+             if written.similarity_csv else "code not compared (see the report)")
+    print(f"Class report: {written.report} ({pairs}; {written.seconds:.1f} s).")
+
+
+def report_command(argv: list[str]):
+    parser = _parser("report", "Write the class report (one HTML file) from a batch's CSV and the per-student "
+                               "JSONs beside it: per exercise the points, the most common mistakes, the tests by "
+                               "failure rate, the submissions that share code, each student's results.")
+    parser.add_argument("grades", metavar="GRADES.csv", help="the CSV that batch (or merge) wrote")
+    parser.add_argument("--out", default=None, metavar="FILE.html",
+                        help="the report to write (default: report.html beside the CSV); the pairs that share "
+                             "code go to FILE-similarity.csv beside it")
+    parser.add_argument("--results", action="append", default=None, metavar="DIR",
+                        help="a folder holding the per-student JSONs (repeatable, e.g. one per shard; default: "
+                             "the CSV's folder)")
+    parser.add_argument("--submissions", default=None, metavar="DIR",
+                        help="the class's folder (one subfolder per student), to compare their code (default: "
+                             "the folders named in the JSONs)")
+    _report_options(parser, batch=False)
+    args = parser.parse_args(argv)
+
+    def body() -> int:
+        grades = Path(args.grades)
+        out = Path(args.out) if args.out else grades.with_name("report.html")
+        _write_report(grades, out, [Path(p) for p in args.results] if args.results else None,
+                      Path(args.submissions) if args.submissions else None, args.similarity_threshold)
         return 0
 
     return body
@@ -244,26 +311,38 @@ def hint_command(argv: list[str]):
     from .hints import __doc__ as about
 
     parser = _parser("hint", about.splitlines()[0])
-    parser.add_argument("name", metavar="MODULE.FUNCTION", help="e.g. sampling.top_p_filter")
+    parser.add_argument("name", metavar="MODULE.FUNCTION",
+                        help="e.g. sampling.top_p_filter; an exercise alone (sampling) lists its functions")
     parser.add_argument("--level", type=int, default=1, metavar="N",
                         help="show levels 1 to N (1: the idea, 2: the approach, 3: the recipe; default 1)")
     args = parser.parse_args(argv)
 
     def body() -> int:
-        from .hints import allowed_levels, hint
+        from .hints import HINTS, allowed_levels, hint
 
-        shown = hint(args.name, args.level)
+        if args.name in EXERCISES:  # make hint EXERCISE=sampling
+            names = [n.split(".", 1)[1] for n in HINTS if n.startswith(args.name + ".")]
+            print(f"{args.name}: hints for {', '.join(names)}. One of them: make hint NAME={args.name}.{names[0]} "
+                  f"(python -m grader hint {args.name}.{names[0]})")
+            return 0
+        # Past the course's last level: the levels it has, then one line saying so. A refusal the
+        # user asked for is an answer, not an error (exit code 0; `make hint` prints no "Error 2").
+        beyond = allowed_levels() < args.level <= LEVELS
+        shown = hint(args.name, allowed_levels() if beyond else args.level)
         for number, text in enumerate(shown, 1):
             print(f"{args.name}, hint {number} of {allowed_levels()}: {text}")
-        if len(shown) < min(LEVELS, allowed_levels()):
+        if beyond:
+            print(f"No hint {args.level}: your course gives hints up to level {allowed_levels()}; "
+                  f"ask your instructor for more.")
+        elif len(shown) < min(LEVELS, allowed_levels()):
             print(f"More: python -m grader hint {args.name} --level {len(shown) + 1}")
         return 0
 
     return body
 
 
-COMMANDS = {"batch": batch_command, "merge": merge_command, "demo": demo_command, "record": record_command,
-            "release": release_command, "hint": hint_command}
+COMMANDS = {"batch": batch_command, "merge": merge_command, "report": report_command, "demo": demo_command,
+            "record": record_command, "release": release_command, "hint": hint_command}
 
 
 def main(argv=None) -> int:

@@ -32,6 +32,7 @@ from rich.table import Table
 
 from . import models
 from .messages import describe_failure
+from .report import shown_path
 from .submission import REPO, Submission
 
 PROMPT = "The movie was full of"
@@ -173,12 +174,17 @@ def section_continuations(demo: Demo) -> None:
     table = Table("setting", "distinct-1 / -2", "score", "continuation")
     failures: dict[str, list[str]] = {}  # one line per kind of failure, naming its settings
     scoring_failed = None
-    for label, how, kwargs in SETTINGS:
+    for number, (label, how, kwargs) in enumerate(SETTINGS, 1):
+        # The longest part of the demo: one line as each setting is done, so it is never silent.
+        started = time.monotonic()
         try:
             samples, scores = _continuations(demo, how, kwargs)
         except Exception as err:  # greedy may work while sampling does not: keep going
             failures.setdefault(failure_line(demo, err), []).append(label)
+            demo.console.print(f"  [dim]{number} of {len(SETTINGS)}: {escape(label)}: could not run (below)[/]")
             continue
+        demo.console.print(f"  [dim]{number} of {len(SETTINGS)}: {escape(label)}: {len(samples)} "
+                           f"continuation{'s' if len(samples) > 1 else ''} in {time.monotonic() - started:.1f} s[/]")
         if scores is None:
             try:
                 scores = [_mean_logp(demo, ids) for ids in samples]
@@ -311,7 +317,7 @@ SECTIONS = [
 def run_demo(impl: Submission, lm: models.LoadedModel, console: Console | None = None, **options) -> Demo:
     """Run every section in turn; `options` are Demo's fields (prompt, out, seed...)."""
     demo = Demo(impl=impl, lm=lm, console=console or Console(highlight=False), **options)
-    demo.console.print(f"Demo of {escape(str(impl.folder))} with model {escape(lm.name)} on {lm.device}; "
+    demo.console.print(f"Demo of {escape(shown_path(impl.folder))} with model {escape(lm.name)} on {lm.device}; "
                        f"prompt {escape(repr(demo.prompt))}. {len(SECTIONS)} parts; on a laptop CPU with the "
                        f"default model about a minute in all, the continuations taking most of it.", soft_wrap=True)
     start = time.monotonic()

@@ -1,20 +1,34 @@
-"""Device choice, dtype and tolerances: decided here and nowhere else."""
+"""Device choice, dtype and tolerances: decided here and nowhere else.
+
+Importing this module does not import torch (the grader's caller never needs it): `DTYPE` and
+`resolve` import it when first used.
+"""
 from __future__ import annotations
 
 from dataclasses import dataclass
-
-import torch
+from typing import TYPE_CHECKING
 
 from . import KitError
 
+if TYPE_CHECKING:
+    import torch
+
 # Every grading comparison runs in float32: bf16 cached and uncached decoding paths diverge after a
 # few tokens, so equivalence is only asserted in fp32.
-DTYPE = torch.float32
+DTYPE_NAME = "float32"
+
+
+def __getattr__(name: str):
+    if name == "DTYPE":  # torch.float32, once torch is wanted
+        import torch
+
+        return getattr(torch, DTYPE_NAME)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def dtype_name() -> str:
     """DTYPE as results name it: "float32"."""
-    return str(DTYPE).removeprefix("torch.")
+    return DTYPE_NAME
 
 
 @dataclass(frozen=True)
@@ -62,8 +76,20 @@ TOLERANCES = {
 }
 
 
-def resolve(name: str = "auto") -> torch.device:
+def check_name(name: str = "auto") -> str:
+    """The device name, normalised, when it is one `resolve` knows (without importing torch)."""
+    name = (name or "auto").strip().lower()
+    if name in ("auto", "cpu", "cuda") or (name.startswith("cuda:") and name[5:].isdigit()):
+        return name
+    if name.startswith("cuda:"):
+        raise KitError(f"device '{name}' is not a valid device; use cpu, cuda or cuda:N")
+    raise KitError(f"unknown device '{name}'; use auto, cpu, cuda or cuda:N")
+
+
+def resolve(name: str = "auto") -> "torch.device":
     """``auto`` | ``cpu`` | ``cuda`` | ``cuda:N`` -> a torch.device, or a one-line KitError."""
+    import torch
+
     name = (name or "auto").strip().lower()
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
@@ -84,5 +110,5 @@ def resolve(name: str = "auto") -> torch.device:
     raise KitError(f"unknown device '{name}'; use auto, cpu, cuda or cuda:N")
 
 
-def tolerances(device: torch.device) -> Tolerances:
+def tolerances(device: "torch.device") -> Tolerances:
     return TOLERANCES[device.type]

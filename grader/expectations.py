@@ -32,6 +32,7 @@ import base64
 import hashlib
 import json
 import re
+import weakref
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -144,6 +145,17 @@ def fingerprint(model, tokenizer) -> str:
     return digest.hexdigest()[:16]
 
 
+_FINGERPRINTS: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()  # model -> its fingerprint
+
+
+def model_fingerprint(lm) -> str:
+    """`fingerprint` of a loaded model, once per process: the grader's worker takes it before it
+    forks, so that no test process computes it again (the guard sees any change to the weights)."""
+    if lm.model not in _FINGERPRINTS:
+        _FINGERPRINTS[lm.model] = fingerprint(lm.model, lm.tokenizer)
+    return _FINGERPRINTS[lm.model]
+
+
 # ----------------------------------------------------------------------------------------------
 # The store: one JSON file per (model, test file)
 
@@ -160,10 +172,18 @@ class RecordingFile:
         data = json.loads(path.read_text(encoding="utf-8"))
         return cls(path=path, header=data.get("header", {}), tests=data.get("tests", {}))
 
-    def write(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+    def text(self) -> str:
         body = {"header": self.header, "tests": dict(sorted(self.tests.items()))}
-        self.path.write_text(json.dumps(body, indent=1) + "\n", encoding="utf-8")
+        return json.dumps(body, indent=1) + "\n"
+
+    def write(self) -> bool:
+        """Write the file unless it already holds exactly this text; True when it was written."""
+        text = self.text()
+        if self.path.is_file() and self.path.read_text(encoding="utf-8") == text:
+            return False
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.path.write_text(text, encoding="utf-8")
+        return True
 
 
 def recording_path(test_file: Path, slug: str | None) -> Path:
@@ -194,7 +214,7 @@ class Recordings:
         self.submission_is_reference = submission_is_reference
         self.files: dict[Path, RecordingFile | None] = {}
         self.recorded: dict[Path, RecordingFile] = {}  # record mode: what this session computed
-        self.fingerprints: dict[int, str] = {}
+        self.computed: dict[Path, dict[str, list]] = {}  # record mode: (value, tol) of each encoded value
 
     @property
     def compares_with_the_reference(self) -> bool:
@@ -229,9 +249,7 @@ class Recordings:
         return self.files[path]
 
     def model_fingerprint(self, lm) -> str:
-        if id(lm.model) not in self.fingerprints:
-            self.fingerprints[id(lm.model)] = fingerprint(lm.model, lm.tokenizer)
-        return self.fingerprints[id(lm.model)]
+        return model_fingerprint(lm)
 
     def applicable(self, test_file: Path, lm) -> tuple[RecordingFile | None, str]:
         """The recording file for this test file and model, or None and why it does not apply."""
@@ -243,8 +261,8 @@ class Recordings:
             return None, f"the recording for model {lm.name} was made with other weights"
         return found, ""
 
-    def add(self, test_file: Path, lm, key: str, value) -> None:
-        """Record mode: keep `value` as the next value of test `key`."""
+    def add(self, test_file: Path, lm, key: str, value, tol=None) -> None:
+        """Record mode: keep `value` as the next value of test `key` (compared within `tol`)."""
         slug = model_slug(lm.name) if lm is not None else None
         path = recording_path(test_file, slug)
         if path not in self.recorded:
@@ -253,11 +271,41 @@ class Recordings:
                       "device": "cpu", "versions": versions("textgen-kit", "torch", "transformers")}
             self.recorded[path] = RecordingFile(path=path, header=header)
         self.recorded[path].tests.setdefault(key, []).append(encode(value))
+        self.computed.setdefault(path, {}).setdefault(key, []).append((value, tol))
 
     def write(self) -> list[Path]:
-        for recording in self.recorded.values():
-            recording.write()
-        return sorted(self.recorded)
+        """Write what this session recorded; returns the files whose content changed.
+
+        Re-recording never churns: where the file on disk was recorded with the same header (kit,
+        torch and transformers versions, model fingerprint) and one of its values still equals the
+        newly computed one (within the tolerance the test compares it with, the exact test `make
+        test` applies to it), that value keeps its recorded bits; a file whose text is then
+        unchanged is not written at all. A new test, a value that really changed or new versions
+        are written."""
+        written = []
+        for path, recording in sorted(self.recorded.items()):
+            on_disk = RecordingFile.load(path)
+            if on_disk is not None and on_disk.header == recording.header:
+                for key, values in recording.tests.items():
+                    old = on_disk.tests.get(key)
+                    if old is None or len(old) != len(values):
+                        continue
+                    for index, (value, tol) in enumerate(self.computed[path][key]):
+                        if values[index] != old[index] and same(value, decode(old[index]), tol):
+                            values[index] = old[index]
+            if recording.write():
+                written.append(path)
+        return written
+
+
+def _one_thread() -> None:
+    """Recordings are computed, and checked, with one torch thread (the plugin sets it for the
+    session): put it back if a test of the same run changed it, so that no value depends on which
+    tests ran before it (fp32 results differ in the last bits between thread counts)."""
+    import torch
+
+    if torch.get_num_threads() != 1:
+        torch.set_num_threads(1)
 
 
 class Expected:
@@ -282,9 +330,11 @@ class Expected:
             tol: a grader.devices.Tolerance for float tensors (exact comparison otherwise).
         """
         index, self.calls = self.calls, self.calls + 1
+        if self.mode in ("record", "check"):
+            _one_thread()
         if self.mode == "record":
             value = from_reference(self.reference())
-            self.recordings.add(self.test_file, self.lm, self.key, value)
+            self.recordings.add(self.test_file, self.lm, self.key, value, tol)
             return value
         if self.mode == "check":
             return self._check(index, from_reference(self.reference()), tol)

@@ -229,23 +229,41 @@ def _torch_classes() -> list[type]:
 
 
 def _model_state(lm) -> dict:
+    """What a test checks of a model after each test: every module's parameter, buffer and child
+    dicts (the dicts themselves, and each entry's identity, storage and version counter), its
+    methods and its hooks; the tokenizer's methods. Read module by module, which is much cheaper
+    than named_parameters() after every test."""
     model = lm.model
-    tensors = [(name, t, t.data_ptr(), t._version) for name, t in
-               list(model.named_parameters()) + list(model.named_buffers())]
+    stores = []  # (label, module, kind, the dict, its entries then)
+    for name, module in model.named_modules():
+        for kind in ("_parameters", "_buffers", "_modules"):
+            store = vars(module)[kind]
+            stores.append((name, module, kind, store, [(key, value, *_storage(value)) for key, value in store.items()]))
     modules = [(name, m, {k: v for k, v in vars(m).items() if callable(v)},
                 sum(len(getattr(m, a, ())) for a in _MODEL_HOOKS)) for name, m in model.named_modules()]
     tokenizer = {k: v for k, v in vars(lm.tokenizer).items() if callable(v)}
-    return {"tensors": tensors, "modules": modules, "tokenizer": tokenizer}
+    return {"stores": stores, "modules": modules, "tokenizer": tokenizer}
+
+
+def _storage(value) -> tuple:
+    """(data_ptr, version) of a tensor; () for a child module or None."""
+    import torch
+
+    return (value.data_ptr(), value._version) if isinstance(value, torch.Tensor) else ()
 
 
 def _model_changes(lm, saved: dict) -> str:
-    model = lm.model
-    now = dict(list(model.named_parameters()) + list(model.named_buffers()))
-    for name, tensor, ptr, version in saved["tensors"]:
-        current = now.get(name)
-        if current is not tensor or current.data_ptr() != ptr or current._version != version:
-            return (f"your code changed the model's weights ({name}); functions must never modify the "
-                    f"model they are given")
+    for name, module, kind, store, entries in saved["stores"]:
+        what = "modules" if kind == "_modules" else "weights"
+        where = name or "model"
+        if vars(module).get(kind) is not store or len(store) != len(entries):
+            return f"your code changed the model's {what} ({where}); functions must never modify the model they are given"
+        for key, value, *storage in entries:
+            current = store.get(key, _MISSING)
+            if current is not value or (storage and [current.data_ptr(), current._version] != storage):
+                where = f"{name}.{key}" if name else key
+                return (f"your code changed the model's {what} ({where}); functions must never modify the "
+                        f"model they are given")
     for name, module, methods, hooks in saved["modules"]:
         label = f"model.{name}" if name else "model"
         if {k: v for k, v in vars(module).items() if callable(v)} != methods:

@@ -143,15 +143,27 @@ class LoadedModel:
     device: object
 
 
+def _no_progress_bars() -> None:
+    """No library progress bars (transformers' "Loading weights", the hub's downloads): the kit's
+    commands say themselves what they are doing, and a bar in a log or a demo is noise."""
+    from transformers.utils import logging
+
+    logging.disable_progress_bar()
+
+
 def load(name: str = "default", device: str = "auto") -> LoadedModel:
     """Load `name` (``default``, ``tiny``, a local folder or a locally cached hub id) onto `device`."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
+    _no_progress_bars()
     target = devices.resolve(device)
     name = canonical(name)
     if name in BUILT_IN:
         folder = ensure_default_cached()
-        tokenizer = AutoTokenizer.from_pretrained(folder)
+        # The two kit models share one tokenizer object per process (the `tokenizer` fixture puts
+        # back whatever a test changes on it), so loading both costs one tokenizer.
+        same = next((lm.tokenizer for (other, _), lm in _LOADED.items() if other in BUILT_IN), None)
+        tokenizer = same if same is not None else AutoTokenizer.from_pretrained(folder)
         if name == "default":
             model = AutoModelForCausalLM.from_pretrained(folder, dtype=devices.DTYPE)
         else:

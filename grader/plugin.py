@@ -31,7 +31,7 @@ from .cli import DEVICE_HELP, MODEL_HELP, SUBMISSION_HELP
 from .guard import Guard, install_audit_hook
 from .messages import describe_failure
 from .points import graded_tests
-from .submission import SOLUTIONS_DIR, Submission, SubmissionImportError, resolve_folder
+from .submission import REPO, SOLUTIONS_DIR, Submission, SubmissionImportError, resolve_folder
 
 try:  # property tests: deterministic, no deadlines (the machines are shared and noisy)
     from hypothesis import settings
@@ -74,6 +74,11 @@ def pytest_configure(config):
                                          config.stash[_SUBMISSION]):
         raise pytest.UsageError(f"pytest took {submission} for a test folder: write --submission={submission} "
                                 f"(with '='), e.g. pytest -m sampling --submission={submission}")
+    other = other_checkout(config.rootpath)
+    if other is not None:
+        raise pytest.UsageError(f"pytest runs in the kit checkout {other}, but the kit's plugin comes from {REPO} "
+                                f"(this environment was set up there): run `python -m pytest ...` in {other} (it "
+                                f"grades {other / 'exercises'}), or give {other} its own environment (make setup)")
     recordings = config.stash[_RECORDINGS] = expectations.Recordings(
         config.getoption("expectations"), under_grader=bool(channel),
         submission_is_reference=config.stash[_SUBMISSION] == SOLUTIONS_DIR)
@@ -90,6 +95,26 @@ def pytest_configure(config):
         config.pluginmanager.register(GraderReport(sink, alarms=alarms), "textgen-kit-report")
     elif report:
         config.pluginmanager.register(GraderReport(FileSink(Path(report))), "textgen-kit-report")
+
+
+def other_checkout(rootpath: Path) -> Path | None:
+    """The kit checkout pytest runs in (its root folder), when it is not the one this plugin, and so
+    the default exercises/ and the recordings, come from: an environment set up by one checkout and
+    used from another finds the plugin through its editable install. None when they are the same
+    (or pytest's root is not a kit checkout: a folder of copied or hidden tests)."""
+    root = Path(rootpath).resolve()
+    is_kit = (root / "grader" / "plugin.py").is_file() and (root / "exercises").is_dir()
+    return root if is_kit and root != REPO else None
+
+
+def pytest_report_header(config):
+    """pytest's header names the folder graded (as the grader's first line does)."""
+    folder = config.stash.get(_SUBMISSION, None)
+    if folder is None:
+        return None
+    from .report import shown_path
+
+    return f"textgen-kit: grading {shown_path(folder)} (--submission), with the kit in {REPO}"
 
 
 def took_submission_for_a_test_folder(args, inipath, rootpath: Path, folder: Path) -> bool:
@@ -109,15 +134,43 @@ _SUBMISSION = pytest.StashKey[Path]()  # the submission's folder, resolved once
 _RECORDINGS = pytest.StashKey["expectations.Recordings"]()
 
 
+TINY = "tiny"
+
+
 def pytest_generate_tests(metafunc):
-    if "lm" in metafunc.fixturenames:
-        metafunc.parametrize("lm", models.names(metafunc.config.getoption("model")), indirect=True, scope="session")
+    """The `lm` fixture once per --model name; a test marked ``tiny_model`` (a structural property:
+    shapes, EOS handling, cache use, bad input...) on the kit's tiny model whatever --model says,
+    and one marked ``tiny_model("case", [...])`` so for the listed values of its parameter `case`
+    (the others on --model as usual; pytest_collection_modifyitems drops the pairs that do not apply)."""
+    if "lm" not in metafunc.fixturenames:
+        return
+    names = models.names(metafunc.config.getoption("model"))
+    marker = metafunc.definition.get_closest_marker("tiny_model")
+    if marker is not None:
+        names = [TINY] if not marker.args else [*names, *([TINY] if TINY not in names else [])]
+    metafunc.parametrize("lm", names, indirect=True, scope="session")
+
+
+def _runs_on_this_model(item) -> bool:
+    """For a test marked tiny_model("case", [...]): is this item's (model, case) pair one that runs?"""
+    marker = item.get_closest_marker("tiny_model")
+    if marker is None or not marker.args or not hasattr(item, "callspec"):
+        return True
+    parameter, values = marker.args
+    on_tiny = item.callspec.params.get(parameter) in values
+    model = item.callspec.params.get("lm")
+    return model == TINY if on_tiny else model in models.names(item.config.getoption("model"))
 
 
 def pytest_collection_modifyitems(config, items):
-    """Leave out the anchors where there is no reference to anchor (a student release); under the
+    """Leave out the (model, case) pairs that tiny_model excludes; the anchors where there is no
+    reference to anchor (a student release); under the
     grader, the tests a previous test process already reported (exact node ids; pytest's own
     --deselect matches prefixes)."""
+    elsewhere = [item for item in items if not _runs_on_this_model(item)]
+    if elsewhere:
+        config.hook.pytest_deselected(items=elsewhere)
+        items[:] = [item for item in items if _runs_on_this_model(item)]
     if not SOLUTIONS_DIR.is_dir():
         anchors = [item for item in items if item.get_closest_marker("anchor")]
         if anchors:
@@ -219,6 +272,25 @@ def pytest_sessionfinish(session, exitstatus):
 
 # ----------------------------------------------------------------------------------------------
 # One readable line per failure (grader/messages.py)
+
+_ONE_LINE_ERRORS = (NotImplementedError, SubmissionImportError, KitError)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_makereport(item, call):
+    """"not implemented yet" and import errors: the report with that one line, made here, without
+    pytest's traceback formatting (which reads the source of every frame: most of the cost of
+    grading the untouched stubs). Everything else: pytest's own report (None)."""
+    if call.excinfo is None or not call.excinfo.errisinstance(_ONE_LINE_ERRORS):
+        return None
+    message = describe_failure(call.excinfo, item.config.stash.get(_SUBMISSION, None))
+    sections = [(f"Captured {key} {when}", content) for when, key, content in item._report_sections]
+    report = pytest.TestReport(getattr(item, "id", item.nodeid), item.location, {name: 1 for name in item.keywords}, "failed", message,
+                               call.when, sections, call.duration, call.start, call.stop,
+                               user_properties=item.user_properties)
+    report.student_message = message
+    return report
+
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item, call):

@@ -5,11 +5,23 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from .points import EXERCISES
 from .result import GradeResult
 
 
 def _points(x: float) -> str:
     return f"{x:.1f}".rstrip("0").rstrip(".") if x != int(x) else str(int(x))
+
+
+def shown_path(path) -> str:
+    """A folder as the user reads it: relative to the current folder when it is inside it
+    ("exercises", not "/home/me/kit/exercises"), else as it is."""
+    from pathlib import Path
+
+    try:
+        return str(Path(path).resolve().relative_to(Path.cwd().resolve())) or "."
+    except (ValueError, OSError):
+        return str(path)
 
 
 def compared_with(result: GradeResult) -> str:
@@ -23,13 +35,15 @@ def compared_with(result: GradeResult) -> str:
 
 def print_report(result: GradeResult, console: Console | None = None) -> None:
     console = console or Console(highlight=False)
-    console.print(f"Grading {escape(result.submission)} with model {escape(result.model)} on device {result.device}; "
+    console.print(f"Grading {escape(shown_path(result.submission))} with model {escape(result.model)} on device {result.device}; "
                   f"compared with: {escape(compared_with(result))}")
     table = Table()
     table.add_column("Exercise")
     table.add_column("Points", justify="right")
     table.add_column("Tests passed", justify="right")
-    for number, ex in enumerate(result.exercises, 1):
+    for ex in result.exercises:
+        # the task's own number (README's table), also when only some exercises were graded
+        number = EXERCISES.index(ex.name) + 1 if ex.name in EXERCISES else "-"
         style = "green" if ex.earned >= ex.share - 1e-9 else ("red" if ex.earned == 0 else "yellow")
         table.add_row(f"{number}. {ex.name}", f"[{style}]{_points(ex.earned)} / {_points(ex.share)}[/]",
                       f"{ex.passed} / {len(ex.tests)}")

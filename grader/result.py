@@ -56,6 +56,10 @@ class GradeResult:
     exercises: list[ExerciseResult]
     seconds: float = 0.0
     dtype: str = ""  # set by the grader: grader.devices.dtype_name()
+    # Where the grading's time went, in seconds: the caller's start (until the worker runs), the
+    # worker's preloading (importing torch, collecting the tests, loading the models, warming up),
+    # shared by every submission of one grading; see docs/grader.md.
+    phases: dict = field(default_factory=dict)
 
     @property
     def total(self) -> float:
@@ -69,14 +73,38 @@ class GradeResult:
         return next(e for e in self.exercises if e.name == name)
 
 
+# Points are shared in units of 1 / POINT_UNITS (4 decimals, as results.json writes them), so that
+# the tests' points, as written, add up to exactly their exercise's share.
+POINT_UNITS = 10_000
+
+
+def allocate(share: float, weights: list[float]) -> list[float]:
+    """`share` split in proportion to `weights`, each part a whole number of 1/POINT_UNITS, the
+    parts adding up to exactly `share`: the largest remainders get the units left over (the
+    earlier test on a tie), so no part is off by more than one unit from its exact value."""
+    from fractions import Fraction
+
+    total_weight = sum(Fraction(w) for w in weights)
+    if not weights or total_weight == 0:
+        return [0.0] * len(weights)
+    units = round(Fraction(share) * POINT_UNITS)
+    exact = [units * Fraction(w) / total_weight for w in weights]
+    parts = [int(x) for x in exact]  # floors (weights are >= 0)
+    by_remainder = sorted(range(len(exact)), key=lambda i: (-(exact[i] - parts[i]), i))
+    for i in by_remainder[:units - sum(parts)]:
+        parts[i] += 1
+    return [part / POINT_UNITS for part in parts]
+
+
 def score(exercise: ExerciseResult) -> None:
-    """Share the exercise's points between its tests in proportion to their weights. A skipped
-    test (no recording and no live check for this model or device) leaves the total: the others
-    share the exercise's points, and the exercise's note says so."""
-    total_weight = sum(t.weight for t in exercise.tests if t.outcome != "skipped")
+    """Share the exercise's points between its tests in proportion to their weights (`allocate`:
+    to 4 decimals, adding up to exactly the share). A skipped test (no recording and no live check
+    for this model or device) leaves the total: the others share the exercise's points, and the
+    exercise's note says so."""
+    counted = [t for t in exercise.tests if t.outcome != "skipped"]
+    points = dict(zip(map(id, counted), allocate(exercise.share, [t.weight for t in counted])))
     for t in exercise.tests:
-        counted = t.outcome != "skipped" and total_weight
-        t.max_score = exercise.share * t.weight / total_weight if counted else 0.0
+        t.max_score = points.get(id(t), 0.0)
         t.score = t.max_score if t.outcome == "passed" else 0.0
     skipped = [t for t in exercise.tests if t.outcome == "skipped"]
     if skipped:

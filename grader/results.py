@@ -11,7 +11,7 @@ import platform
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-from . import versions
+from . import messages, versions
 from .result import GradeResult, TestResult
 
 # The documented fields of results.json, at the top level and for each entry of "tests".
@@ -29,10 +29,48 @@ def _points(x: float) -> float:
 
 
 def _test_output(test: TestResult) -> str:
+    """What a student reads for one test: the one-line message (with its hint), never a traceback.
+    A hidden test shows only its outcome and the hint: not its message, which names its inputs."""
     if test.outcome == "passed":
         return "passed"
-    text = test.message or test.outcome
-    return f"{text}\n\n{test.detail}" if test.detail and test.detail.strip() != text.strip() else text
+    if test.hidden:
+        message = test.message or ""
+        if message.startswith(GRADERS_OWN):  # the grader's words (time budget, crash...): no inputs in them
+            return message
+        if message.startswith(messages.TOOK_TOO_LONG):
+            return f"hidden test failed: {messages.TOOK_TOO_LONG}; {messages.NEVER_ENDS}"
+        _, found, hint = message.rpartition(" - hint: ")
+        return f"hidden test {test.outcome}" + (f" - hint: {hint}" if found and hint else "")
+    return test.message or test.outcome
+
+
+# How the grader's own messages start (grader/messages.py: the time budget, a stopped or crashed
+# test process, tampering): a hidden test shows them, as they say nothing of its inputs.
+GRADERS_OWN = (messages.OUT_OF_TIME, messages.CUT_BY_DEADLINE, messages.DID_NOT_RETURN, "not run: ", "not graded: ",
+               "tampering: ", "crashed the test process", "ended the test process", "the test process ",
+               "ran for more than ")
+DETAIL_CUT = 2000  # the test process keeps the last characters of a traceback (grader/plugin.py)
+
+
+def _details(test: TestResult) -> str:
+    """The instructor's details of a failure (the traceback), from a whole line on: the test process
+    keeps only its end, which may start mid-token."""
+    detail = (test.detail or "").strip("\n")
+    if len(detail) >= DETAIL_CUT and "\n" in detail:
+        detail = "[...]\n" + detail.split("\n", 1)[1]
+    return detail
+
+
+def _instructor_data(ex_name: str, test: TestResult) -> dict:
+    """A test's `extra_data`: stored with the result, never shown to students: the test's node id,
+    its full message and the traceback."""
+    data = {"nodeid": test.nodeid}
+    if test.outcome != "passed":
+        data["message"] = test.message
+        detail = _details(test)
+        if detail and detail != test.message.strip():
+            data["traceback"] = detail
+    return data
 
 
 def summary(result: GradeResult) -> str:
@@ -60,15 +98,21 @@ def gradescope(result: GradeResult, hidden_visibility: str = HIDDEN_VISIBILITY) 
         raise ValueError(f"hidden_visibility must be one of {', '.join(VISIBILITIES)}, got {hidden_visibility!r}")
     tests = []
     for ex in result.exercises:
+        hidden_number = 0
         for t in ex.tests:
+            name = t.name
+            if t.hidden:  # its name may carry its inputs (parameters): numbered instead
+                hidden_number += 1
+                name = f"hidden test {hidden_number}"
             tests.append({
-                "name": f"{ex.name}: {t.name}",
+                "name": f"{ex.name}: {name}",
                 "score": _points(t.score),
                 "max_score": _points(t.max_score),
                 "status": "passed" if t.outcome == "passed" else "failed",
                 "output": _test_output(t),
                 "visibility": hidden_visibility if t.hidden else "visible",
                 "tags": [ex.name],
+                "extra_data": _instructor_data(ex.name, t),
             })
     return {
         "score": _points(result.total),
@@ -95,18 +139,27 @@ def write_gradescope(result: GradeResult, path, hidden_visibility: str = HIDDEN_
 def junit(result: GradeResult, reveal_hidden: bool = False) -> str:
     """`result` as JUnit XML: one test suite per exercise, its points as properties. Hidden tests
     keep their outcome but not their name or message unless `reveal_hidden`."""
-    root = ET.Element("testsuites", name="textgen-kit", tests=str(sum(len(e.tests) for e in result.exercises)),
-                      failures=str(sum(len(e.tests) - e.passed for e in result.exercises)),
+    # An exercise that could not be graded at all (no test ran: batch's "not graded") is one failing
+    # test case saying why, so that a CI report never shows it green.
+    ungraded = [ex for ex in result.exercises if not ex.tests and ex.note]
+    root = ET.Element("testsuites", name="textgen-kit",
+                      tests=str(sum(len(e.tests) for e in result.exercises) + len(ungraded)),
+                      failures=str(sum(len(e.tests) - e.passed for e in result.exercises) + len(ungraded)),
                       time=f"{result.seconds:.3f}")
     for ex in result.exercises:
         failed = [t for t in ex.tests if t.outcome == "failed"]
         skipped = [t for t in ex.tests if t.outcome == "skipped"]
-        suite = ET.SubElement(root, "testsuite", name=ex.name, tests=str(len(ex.tests)), failures=str(len(failed)),
-                              errors="0", skipped=str(len(skipped)), time=f"{ex.seconds:.3f}")
+        extra = 1 if ex in ungraded else 0
+        suite = ET.SubElement(root, "testsuite", name=ex.name, tests=str(len(ex.tests) + extra),
+                              failures=str(len(failed) + extra), errors="0", skipped=str(len(skipped)),
+                              time=f"{ex.seconds:.3f}")
         properties = ET.SubElement(suite, "properties")
         for key, value in (("points", f"{_points(ex.earned):g}"), ("max_points", f"{ex.share:g}"),
                            ("model", result.model), ("device", result.device), ("note", ex.note)):
             ET.SubElement(properties, "property", name=key, value=value)
+        if extra:
+            case = ET.SubElement(suite, "testcase", classname=f"textgen.{ex.name}", name="not graded", time="0.000")
+            ET.SubElement(case, "failure", message=ex.note).text = ex.note
         hidden_number = 0
         for t in ex.tests:
             name, message, detail = t.name, t.message, t.detail

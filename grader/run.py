@@ -16,7 +16,7 @@ import sys
 import tempfile
 import threading
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from . import KitError, devices, models, subprocess_env
@@ -45,110 +45,118 @@ class Task:
 
 @dataclass
 class Options:
-    """How to grade, the same for every task: from the caller to the worker and its test processes."""
+    """How to grade, the same for every submission: built once (from the command line, or by the
+    caller's keywords), checked by `grade_many`, and handed as it is to the worker and to every test
+    process (as JSON). The last three fields are filled in by `grade_many`."""
 
-    model: str
-    device: str
-    timeout: int
-    memory_gb: float
-    tests_dir: str
-    extra_tests: str | None
-    threads: int
+    model: str = "default"
+    device: str = "auto"
+    exercises: list[str] | None = None  # None: every exercise
+    timeout: int = DEFAULT_TIMEOUT  # seconds per test
+    jobs: int = 1  # test processes at a time
+    memory_gb: float = DEFAULT_MEMORY_GB
+    tests_dir: str = str(TESTS_DIR)
+    extra_tests: str | None = None
     expectations: str = "auto"
-    deadline_at: float | None = None  # time.time() after which nothing more runs (--deadline)
+    deadline: float | None = None  # seconds for the whole grading, from the start of grade_many
+    threads: int = 0  # torch threads per test process
+    deadline_at: float | None = None  # time.time() after which nothing more runs
+    isolation: str = ""  # fork or spawn (decided by the worker when empty)
+
+    @classmethod
+    def of(cls, options: "Options | None" = None, **fields) -> "Options":
+        """`options` (or the defaults) with `fields` replacing some of them."""
+        return replace(options or cls(), **fields)
 
 
-def pytest_args(tests_dir, extra_tests=None) -> list[str]:
+def pytest_args(tests_dir, extra_tests=None, files=None) -> list[str]:
     """The start of every pytest command line that runs the kit's graded tests (the test processes,
     the worker's preloading and collecting, recording): the kit's tests and the instructor's hidden
-    ones, with the kit's own configuration (pyproject.toml: its addopts, markers) and plugin only,
-    never a conftest.py or an ini file that a submission might ship."""
+    ones (or just `files` among them, where the worker knows which hold an exercise's tests), with
+    the kit's own configuration (pyproject.toml: its addopts, markers) and plugin only, never a
+    conftest.py or an ini file that a submission might ship."""
     tests_dir = Path(tests_dir)
-    return [str(tests_dir), *([str(extra_tests)] if extra_tests else []), "--ignore", str(tests_dir / "kit"),
-            "--noconftest", "-p", "grader.plugin", "-c", str(REPO / "pyproject.toml"), f"--rootdir={REPO}"]
+    where = [str(f) for f in files] if files else [
+        str(tests_dir), *([str(extra_tests)] if extra_tests else []), "--ignore", str(tests_dir / "kit")]
+    return [*where, "--noconftest", "-p", "grader.plugin", "-c", str(REPO / "pyproject.toml"), f"--rootdir={REPO}"]
 
 
 # ----------------------------------------------------------------------------------------------
-# The caller's side
+# The caller's side. It never imports torch: the worker resolves the device and loads the model.
 
-def grade(submission=None, model: str = "default", device: str = "auto", exercises=None,
-          timeout: int = DEFAULT_TIMEOUT, jobs: int = 1, tests_dir: Path = TESTS_DIR, extra_tests=None,
-          memory_gb: float = DEFAULT_MEMORY_GB, expectations: str = "auto",
-          deadline: float | None = None) -> GradeResult:
-    """Grade `submission` (a folder laid out like exercises/) and return the scored results."""
+def grade(submission=None, options: Options | None = None, **fields) -> GradeResult:
+    """Grade `submission` (a folder laid out like exercises/) and return the scored results.
+    `options` (an Options), or its fields as keywords (`model="tiny", exercises=["sampling"]`)."""
     start = time.monotonic()
-    result = grade_many([submission], model=model, device=device, exercises=exercises, timeout=timeout,
-                        jobs=jobs, tests_dir=tests_dir, extra_tests=extra_tests, memory_gb=memory_gb,
-                        expectations=expectations, deadline=deadline)[0]
+    result = grade_many([submission], options, **fields)[0]
     result.seconds = time.monotonic() - start
     return result
 
 
-def grade_many(submissions, model: str = "default", device: str = "auto", exercises=None,
-               timeout: int = DEFAULT_TIMEOUT, jobs: int = 1, tests_dir: Path = TESTS_DIR, extra_tests=None,
-               memory_gb: float = DEFAULT_MEMORY_GB, on_result=None, expectations: str = "auto",
-               deadline: float | None = None) -> list[GradeResult]:
-    """Grade several submissions with one worker: at most `jobs` test processes at a time, whatever
-    submission they belong to. `on_result(submission_index, ExerciseResult)` is called as each
-    exercise ends. Each GradeResult's `seconds` is the sum of its exercises' process times.
+def grade_many(submissions, options: Options | None = None, on_result=None, **fields) -> list[GradeResult]:
+    """Grade several submissions with one worker: at most `options.jobs` test processes at a time,
+    whatever submission they belong to. `on_result(submission_index, ExerciseResult)` is called as
+    each exercise ends. Each GradeResult's `seconds` is the sum of its exercises' process times.
 
-    `deadline`: seconds for the whole grading, from this call. When they have passed, or when this
-    process receives SIGTERM, the running tests are stopped, no more start, and every test without
-    a result fails with OUT_OF_TIME; the results come back all the same, within seconds."""
-    deadline_at = None if deadline is None else time.time() + float(deadline)
-    if deadline is not None and not float(deadline) > 0:
-        raise KitError(f"--deadline must be a positive number of seconds, got {deadline:g}")
+    `options.deadline`: seconds for the whole grading, from this call. When they have passed, or
+    when this process receives SIGTERM, the running tests are stopped, no more start, and every test
+    without a result fails with OUT_OF_TIME; the results come back all the same, within seconds."""
+    options = Options.of(options, **fields)
+    if options.deadline is not None and not float(options.deadline) > 0:
+        raise KitError(f"--deadline must be a positive number of seconds, got {options.deadline:g}")
+    options.deadline_at = None if options.deadline is None else time.time() + float(options.deadline)
     with _SigtermWatch() as sigterm:
-        return _grade_many(submissions, model, device, exercises, timeout, jobs, tests_dir, extra_tests,
-                           memory_gb, on_result, expectations, deadline_at, sigterm)
+        return _grade_many(submissions, options, on_result, sigterm)
 
 
-def _grade_many(submissions, model, device, exercises, timeout, jobs, tests_dir, extra_tests, memory_gb,
-                on_result, expectations, deadline_at, sigterm) -> list[GradeResult]:
+def _grade_many(submissions, options: Options, on_result, sigterm) -> list[GradeResult]:
+    start = time.monotonic()
     folders = [resolve_folder(s) for s in submissions]
-    chosen = list(exercises or EXERCISES)
+    chosen = list(options.exercises or EXERCISES)
     unknown = [e for e in chosen if e not in SHARES]
     if unknown:
         raise KitError(f"unknown exercise '{unknown[0]}'; choose from {', '.join(EXERCISES)}")
-    if timeout <= 0:
-        raise KitError(f"--timeout must be a positive number of seconds, got {timeout}")
+    if options.timeout <= 0:
+        raise KitError(f"--timeout must be a positive number of seconds, got {options.timeout}")
     # Validate once here, so that a bad --model or --device is one line, not one error per test;
     # and convert the default model once, before any test process starts.
-    target = devices.resolve(device)
-    model = models.check_one(model)
+    device = devices.check_name(options.device)
+    model = models.check_one(options.model)
     if model in models.BUILT_IN:
         models.ensure_default_cached()
-    tests_dir = Path(tests_dir).resolve()
-    extra = check_extra_tests(extra_tests, tests_dir)
+    tests_dir = Path(options.tests_dir).resolve()
     tasks = [Task(i * len(chosen) + j, str(folder), name)
              for i, folder in enumerate(folders) for j, name in enumerate(chosen)]
     # The exercises worth most points have the most (and slowest) tests: starting them first
     # shortens the wall time when several run at once (decoding alone takes half of it).
     tasks.sort(key=lambda task: -SHARES[task.exercise])
-    concurrent = max(1, min(jobs, len(tasks)))
-    options = Options(model=model, device=device, timeout=int(timeout), memory_gb=float(memory_gb),
-                       tests_dir=str(tests_dir), extra_tests=extra, expectations=expectations,
-                       threads=max(1, (os.cpu_count() or 1) // concurrent), deadline_at=deadline_at)
+    concurrent = max(1, min(options.jobs, len(tasks)))
     # TEXTGEN_KIT_ISOLATION=spawn forces a fresh interpreter per test process (for debugging).
-    isolation = os.environ.get("TEXTGEN_KIT_ISOLATION") or (
-        "fork" if sys.platform.startswith("linux") and target.type == "cpu" else "spawn")
-    if isolation not in ("fork", "spawn"):
+    isolation = os.environ.get("TEXTGEN_KIT_ISOLATION", "")
+    if isolation not in ("", "fork", "spawn"):
         raise KitError(f"TEXTGEN_KIT_ISOLATION must be fork or spawn, got {isolation!r}")
+    options = Options.of(options, model=model, device=device, exercises=chosen, timeout=int(options.timeout),
+                         jobs=max(1, int(options.jobs)), memory_gb=float(options.memory_gb), tests_dir=str(tests_dir),
+                         extra_tests=check_extra_tests(options.extra_tests, tests_dir),
+                         threads=max(1, (os.cpu_count() or 1) // concurrent), isolation=isolation)
 
     def report(task_index: int, result: ExerciseResult) -> None:
         if on_result is not None:
             on_result(task_index // len(chosen), result)
 
-    found = _run_tasks(tasks, options, jobs, isolation, report, sigterm)
-    return [GradeResult(submission=str(folder), model=model, device=str(target), dtype=devices.dtype_name(),
+    phases: dict[str, float] = {}
+    found, target = _run_tasks(tasks, options, report, sigterm, start, phases)
+    return [GradeResult(submission=str(folder), model=model, device=target, dtype=devices.dtype_name(),
                         exercises=[found[i * len(chosen) + j] for j in range(len(chosen))],
-                        seconds=sum(found[i * len(chosen) + j].seconds for j in range(len(chosen))))
+                        seconds=sum(found[i * len(chosen) + j].seconds for j in range(len(chosen))),
+                        phases=phases)
             for i, folder in enumerate(folders)]
 
 
 def not_graded(submission: str, model: str, device: str, exercises: list[str], why: str) -> GradeResult:
-    """0 points for a submission that could not be graded; `why` is the note of its first exercise."""
-    return GradeResult(submission=submission, model=models.canonical(model), device=str(devices.resolve(device)),
+    """0 points for a submission that could not be graded; `why` is the note of its first exercise.
+    `device`: the device the class was graded on (or the one asked for, where none was graded)."""
+    return GradeResult(submission=submission, model=models.canonical(model), device=device,
                        dtype=devices.dtype_name(),
                        exercises=[ExerciseResult(name=e, share=SHARES[e], note=why if i == 0 else "")
                                   for i, e in enumerate(exercises)])
@@ -204,15 +212,18 @@ class _SigtermWatch:
                 self.worker.send_signal(signal.SIGTERM)
 
 
-def _run_tasks(tasks: list, options, jobs: int, isolation: str, report, sigterm: _SigtermWatch) -> dict:
-    """Start the worker, hand it the tasks, collect one ExerciseResult per task.
+def _run_tasks(tasks: list, options: Options, report, sigterm: _SigtermWatch, start: float,
+               phases: dict) -> tuple[dict, str]:
+    """Start the worker, hand it the options and the tasks, collect one ExerciseResult per task;
+    also return the device the worker resolved (e.g. "cpu"), and fill in `phases` (seconds of the
+    start-up and of the worker's preloading; `start`: when grade_many began, time.monotonic()).
 
     A SIGTERM (`sigterm`) is passed on to the worker, which stops its test processes and reports
     every task at once (OUT_OF_TIME for the tests without a result); so does the worker by itself
     once options.deadline_at has passed. Should the worker not answer in time after either, the
     tasks it has not reported come back with no tests, OUT_OF_TIME as their note."""
-    config = {"options": asdict(options), "jobs": max(1, jobs), "isolation": isolation,
-              "tasks": [asdict(t) for t in tasks]}
+    config = {"options": asdict(options), "tasks": [asdict(t) for t in tasks]}
+    target = options.device
     # OMP_WAIT_POLICY=PASSIVE: torch's OpenMP threads sleep instead of spinning while they wait,
     # which on a busy machine (shared CI runners, other jobs) makes a forward pass several times
     # faster, and keeps tests inside their time limit. A value set by the user wins.
@@ -244,8 +255,15 @@ def _run_tasks(tasks: list, options, jobs: int, isolation: str, report, sigterm:
                     if "error" in message:
                         raise KitError(message["error"])
                     if "ready" in message:
+                        phases["caller: checks and the worker's start, until it runs"] = time.monotonic() - start
                         sigterm.ready = True
                         sigterm.pass_on()  # a SIGTERM that came before
+                        continue
+                    if "device" in message:
+                        target = message["device"]
+                        continue
+                    if "phases" in message:
+                        phases.update(message["phases"])
                         continue
                     result = ExerciseResult.from_dict(message["result"])
                     found[message["task"]] = result
@@ -274,5 +292,5 @@ def _run_tasks(tasks: list, options, jobs: int, isolation: str, report, sigterm:
             errors.seek(0)
             raise KitError(f"the grading worker stopped unexpectedly (exit code {worker.returncode}): "
                            f"{last_line(errors.read().decode(errors='replace'))}")
-    return found
+    return found, target
 

@@ -22,7 +22,7 @@ from collections import deque
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from . import KitError, messages
+from . import KitError, devices, messages
 from .channel import Reader, new_key
 from .child import forked_child, load_model
 from .messages import (
@@ -32,7 +32,7 @@ from .messages import (
     describe_stop,
     last_line,
 )
-from .points import SHARES, graded_tests
+from .points import SHARES, exercise_of, graded_tests, weight_of
 from .result import ExerciseResult, TestResult, score
 from .run import Options, Task, pytest_args
 
@@ -41,33 +41,56 @@ STARTUP_LIMIT = 600  # seconds for a test process to load and collect its tests
 
 
 def main() -> None:
-    """The worker process: read the tasks on stdin, run them, print one JSON line per finished exercise."""
+    """The worker process: read the options and tasks on stdin, run them, print one JSON line per
+    finished exercise."""
     config = json.loads(sys.stdin.read())
     protocol = os.fdopen(os.dup(1), "w", encoding="utf-8")
     os.dup2(2, 1)  # whatever gets printed while grading goes to stderr, never into the protocol
     options = Options(**config["options"])
-    scheduler = _Scheduler(options, config["isolation"], config["jobs"])
+    scheduler = _Scheduler(options)
     # SIGTERM (passed on by the caller): stop the test processes and report every task now.
     # SIGINT: stop everything at once (KeyboardInterrupt; the test processes are killed below).
     signal.signal(signal.SIGTERM, lambda *_: scheduler.request_stop())
-    protocol.write(json.dumps({"ready": True}) + "\n")
-    protocol.flush()
-    try:
-        if config["isolation"] == "fork":
-            _preload(options)
-        for index, result in scheduler.run([Task(**t) for t in config["tasks"]]):
-            protocol.write(json.dumps({"task": index, "result": asdict(result)}) + "\n")
-            protocol.flush()
-    except KitError as err:
-        protocol.write(json.dumps({"error": str(err)}) + "\n")
+
+    def say(message: dict) -> None:
+        protocol.write(json.dumps(message) + "\n")
         protocol.flush()
+
+    say({"ready": True})
+    phases = {}
+    try:
+        started = time.monotonic()
+        target = devices.resolve(options.device)  # the first import of torch in this grading
+        phases["worker: import torch"] = time.monotonic() - started
+        # Fork from this preloaded process on Linux with a CPU device; elsewhere (macOS, CUDA, whose
+        # state does not survive a fork) start a fresh interpreter per test process.
+        options.isolation = options.isolation or (
+            "fork" if sys.platform.startswith("linux") and target.type == "cpu" else "spawn")
+        say({"device": str(target)})
+        tasks = [Task(**t) for t in config["tasks"]]
+        if options.isolation == "fork":
+            scheduler.files = _preload(options, len({task.submission for task in tasks}), phases)
+        say({"phases": phases})
+        for index, result in scheduler.run(tasks):
+            say({"task": index, "result": asdict(result)})
+    except KitError as err:
+        say({"error": str(err)})
     finally:
         scheduler.stop_all()
 
 
-def _preload(options: Options) -> None:
-    """Import what every test process needs and load the model once, before forking."""
+def _preload(options: Options, classmates: int, phases: dict) -> dict[str, list[str]]:
+    """Import what every test process needs and load the model once, before forking; for a batch of
+    several submissions, also do the tests' own work for fixed inputs (`_warm_up`). Adds the
+    seconds of each step to `phases`."""
     import torch
+
+    started = time.monotonic()
+
+    def took(phase: str) -> None:
+        nonlocal started
+        phases[phase] = time.monotonic() - started
+        started = time.monotonic()
 
     # No OpenMP thread pool may exist before fork(): a forked process would hang on it. With one
     # thread, torch runs everything inline; each test process sets its own thread count.
@@ -76,15 +99,44 @@ def _preload(options: Options) -> None:
 
     import pytest  # noqa: F401
 
-    for plugin in entry_points(group="pytest11"):  # pytest-timeout, hypothesis, anyio...: ~2 s
+    for plugin in entry_points(group="pytest11"):  # pytest-timeout, hypothesis, anyio...
         try:
             plugin.load()
         except Exception:  # noqa: BLE001 - pytest itself will report a broken plugin
             pass
     # Import the test modules once, as pytest does (assertion rewriting included): each test
-    # process then finds them in sys.modules instead of compiling them again.
-    _collect_graded_tests(options)
+    # process then finds them in sys.modules instead of compiling them again, and collects only
+    # the files that hold its exercise's tests (returned here: exercise -> files).
+    took("worker: import pytest and its plugins")
+    files: dict[str, list[str]] = {}
+    _collect_graded_tests(options, files)
+    took("worker: collect the tests (import the test modules)")
     load_model(options)
+    took("worker: load the models")
+    _warm_up(options, test_modules=classmates > 1)
+    took("worker: warm up (fingerprints, the tests' fixed inputs)")
+    return files
+
+
+def _warm_up(options: Options, test_modules: bool) -> None:
+    """Work the tests do for fixed inputs, done once here for every test process that forks from
+    this one: the loaded models' fingerprints (which recording applies), and, with `test_modules`,
+    each graded test module's `warm_up(lm)` with each loaded model (the test's own greedy
+    continuation, the logits after its prompts...: memoised helpers of the module). For a single
+    submission the test processes, running side by side, compute what their exercise needs."""
+    from . import expectations, models
+
+    folders = tuple(str(Path(f).resolve()) + os.sep for f in (options.tests_dir, options.extra_tests) if f)
+    modules = [m for m in list(sys.modules.values())
+               if test_modules and str(getattr(m, "__file__", "") or "").startswith(folders)
+               and callable(getattr(m, "warm_up", None))]
+    for lm in models.loaded_models():
+        expectations.model_fingerprint(lm)
+        for module in modules:
+            try:
+                module.warm_up(lm)
+            except Exception:  # noqa: BLE001 - the tests then compute it themselves
+                traceback.print_exc()
 
 
 @dataclass
@@ -117,8 +169,9 @@ class _Attempt:
 
 
 class _Scheduler:
-    def __init__(self, options: Options, isolation: str, jobs: int):
-        self.options, self.isolation, self.jobs = options, isolation, jobs
+    def __init__(self, options: Options):
+        self.options = options
+        self.files: dict[str, list[str]] = {}  # exercise -> the test files that hold its tests
         self.active: dict[int, _Attempt] = {}
         self.stop_requested = False
 
@@ -137,7 +190,7 @@ class _Scheduler:
             if self.out_of_time():
                 yield from self._wrap_up(queue)
                 return
-            while queue and len(self.active) < self.jobs:
+            while queue and len(self.active) < self.options.jobs:
                 attempt = self._start(queue.popleft())
                 self.active[attempt.fd] = attempt
             ready, _, _ = select.select(list(self.active), [], [], 0.5)
@@ -229,7 +282,7 @@ class _Scheduler:
         log = state.tmp / f"output-{state.restarts}.log"
         args = self._test_process_args(state.task, f"{key_r},{report_w}", skip)
         popen = None
-        if self.isolation == "fork":
+        if self.options.isolation == "fork":
             pid = os.fork()
             if pid == 0:
                 forked_child(args, (key_r, report_w), log, self.options)  # never returns
@@ -251,10 +304,12 @@ class _Scheduler:
 
     def _test_process_args(self, task: Task, channel: str, skip: Path) -> list[str]:
         o = self.options
-        args = _graded_run(o, "-m", f"{task.exercise} and points", "-q",
+        # --tb=native: the instructor's detail of a failure is Python's own traceback, much cheaper to
+        # make than pytest's (which reads the source of every frame) and what the student never reads.
+        args = _graded_run(o, "-m", f"{task.exercise} and points", "-q", "--tb=native",
                            "-p", "no:randomly", "-p", "no:unraisableexception", "-p", "no:threadexception",
                            f"--submission={task.submission}", f"--grader-channel={channel}", f"--grader-skip={skip}",
-                           f"--timeout={o.timeout}", "--timeout-disable-debugger-detection")
+                           f"--timeout={o.timeout}", "--timeout-disable-debugger-detection", files=self.files.get(task.exercise))
         if o.extra_tests:
             args.append(f"--grader-hidden={o.extra_tests}")
         return args
@@ -343,15 +398,17 @@ class _Scheduler:
         result.seconds = time.monotonic() - state.started if state.started else 0.0
 
 
-def _graded_run(options: Options, *more: str) -> list[str]:
-    """run.pytest_args for this grading's tests, with its model, device and expectations, then `more`."""
-    return pytest_args(options.tests_dir, options.extra_tests) + [
+def _graded_run(options: Options, *more: str, files=None) -> list[str]:
+    """run.pytest_args for this grading's tests (or `files` among them), with its model, device and
+    expectations, then `more`."""
+    return pytest_args(options.tests_dir, options.extra_tests, files) + [
         f"--model={options.model}", f"--device={options.device}", f"--expectations={options.expectations}", *more]
 
 
-def _collect_graded_tests(options: Options) -> dict[str, list[dict]]:
+def _collect_graded_tests(options: Options, files: dict | None = None) -> dict[str, list[dict]]:
     """Exercise -> its graded tests (as a test process reports them when collected), collected here
-    in the worker: for the tasks that had not collected their tests when the time ran out."""
+    in the worker: for the tasks that had not collected their tests when the time ran out. Fills
+    `files` with exercise -> the files that hold its graded tests."""
     import pytest
 
     found: dict[str, list[dict]] = {}
@@ -361,6 +418,11 @@ def _collect_graded_tests(options: Options) -> dict[str, list[dict]]:
         def pytest_collection_finish(self, session):
             for test in graded_tests(session.items, options.extra_tests):
                 found.setdefault(test["exercise"], []).append(test)
+            if files is not None:
+                for item in session.items:
+                    exercise = exercise_of(item)
+                    if exercise and weight_of(item) is not None and str(item.path) not in files.get(exercise, []):
+                        files.setdefault(exercise, []).append(str(item.path))
 
     args = _graded_run(options, "--collect-only", "-q", "-m", "points")
     try:

@@ -138,6 +138,7 @@ def summed_logprob(model, tokenizer, prompt: str, ids: list[int]) -> float:
 # ----------------------------------------------------------------------------------------------
 # Against the reference and generate()
 
+@pytest.mark.tiny_model("case", ["plain-4_beams", "chat-3_beams-length_penalty_0.5-early_stopping"])
 @pytest.mark.points(2)
 @pytest.mark.parametrize("case", list(SETTINGS))
 def test_beam_search_matches_reference(impl, expected, model, tokenizer, tol, case):
@@ -148,6 +149,7 @@ def test_beam_search_matches_reference(impl, expected, model, tokenizer, tol, ca
     expect_beams(got, want, tol, describe(prompt_case, *args))
 
 
+@pytest.mark.tiny_model
 @pytest.mark.points(2)
 @pytest.mark.parametrize("early_stopping", [False, True], ids=["early_stopping_False", "early_stopping_True"])
 def test_beam_search_beams_end_at_different_steps(impl, expected, model, tokenizer, tol, early_stopping):
@@ -169,6 +171,7 @@ def test_beam_search_beams_end_at_different_steps(impl, expected, model, tokeniz
 # ----------------------------------------------------------------------------------------------
 # Properties
 
+@pytest.mark.tiny_model
 @pytest.mark.points(1.5)
 @pytest.mark.parametrize("length_penalty", [0.5, 2.0])
 def test_beam_search_scores_are_length_normalised_log_probs(impl, expected, model, tokenizer, tol, length_penalty):
@@ -193,6 +196,7 @@ def test_beam_search_scores_are_length_normalised_log_probs(impl, expected, mode
                      "new tokens, EOS included, to the power length_penalty")
 
 
+@pytest.mark.tiny_model
 @pytest.mark.points(1)
 def test_beam_search_returns_best_first(impl, expected, model, tokenizer, tol):
     """Sequences finish at steps 2 and 4; with length_penalty 2 the longer one wins, so the first sequences to
@@ -213,6 +217,7 @@ def test_beam_search_returns_best_first(impl, expected, model, tokenizer, tol):
              "each finished sequence is a different path; do not return the best one several times")
 
 
+@pytest.mark.tiny_model
 @pytest.mark.points(2)
 def test_beam_search_one_beam_is_greedy(impl, expected, model, tokenizer, tol):
     want = expected_greedy(expected, model, tokenizer, PLAIN, N)
@@ -227,6 +232,7 @@ def test_beam_search_one_beam_is_greedy(impl, expected, model, tokenizer, tol):
 # ----------------------------------------------------------------------------------------------
 # Work: one batch of num_beams rows, with the KV cache
 
+@pytest.mark.tiny_model
 @pytest.mark.points(3)
 def test_beam_search_uses_the_kv_cache_in_one_batch(impl, expected, model, tokenizer, tol):
     """Forward passes: the prompt once for every beam, [num_beams, P] (or once, [1, P], with the cache then
@@ -278,6 +284,7 @@ BAD = {  # name: (prompt, max_new_tokens, num_beams, extra kwargs, words the mes
 }
 
 
+@pytest.mark.tiny_model
 @pytest.mark.points(0.5)
 @pytest.mark.parametrize("case", list(BAD))
 def test_beam_search_bad_arguments_raise(impl, model, tokenizer, case):

@@ -221,6 +221,7 @@ def test_greedy_decode_matches_reference(impl, expected, model, tokenizer, tol, 
                   "together with the cache; keep the EOS id and stop right after it")
 
 
+@pytest.mark.tiny_model
 @pytest.mark.points(1)
 def test_greedy_decode_is_deterministic(impl, model, tokenizer):
     first, _ = greedy_once(impl, model, tokenizer, PLAIN, N)
@@ -229,6 +230,7 @@ def test_greedy_decode_is_deterministic(impl, model, tokenizer):
                     "always the argmax, and a fresh cache for every call")
 
 
+@pytest.mark.tiny_model
 @pytest.mark.points(2)
 @pytest.mark.parametrize("form", ["int", "list"])
 def test_greedy_decode_stops_after_eos(impl, expected, model, tokenizer, tol, form):
@@ -245,6 +247,7 @@ def test_greedy_decode_stops_after_eos(impl, expected, model, tokenizer, tol, fo
                   "id as the last token and return right after it")
 
 
+@pytest.mark.tiny_model
 @pytest.mark.points(1)
 @pytest.mark.parametrize("max_new_tokens", [1, 5])
 def test_greedy_decode_respects_max_new_tokens(impl, model, tokenizer, max_new_tokens):
@@ -255,12 +258,14 @@ def test_greedy_decode_respects_max_new_tokens(impl, model, tokenizer, max_new_t
         fail(what, f"got {len(got)} new tokens and no EOS", "generate until max_new_tokens tokens or EOS")
 
 
+@pytest.mark.tiny_model
 @pytest.mark.points(1)
 def test_greedy_decode_zero_new_tokens(impl, model, tokenizer):
     expect_equal(impl.decoding.greedy_decode(model, tokenizer, PLAIN, 0), [],
                  f"greedy_decode({PLAIN!r}, max_new_tokens=0)", "no steps: return an empty list")
 
 
+@pytest.mark.tiny_model
 @pytest.mark.points(1)
 @pytest.mark.parametrize("prompt, max_new_tokens, mentions", [
     ("", N, ("prompt", "empty", "token")),
@@ -271,6 +276,7 @@ def test_greedy_decode_bad_input_raises(impl, model, tokenizer, prompt, max_new_
                        f"greedy_decode({prompt!r}, max_new_tokens={max_new_tokens})", mentions)
 
 
+@pytest.mark.tiny_model
 @pytest.mark.points(3)
 def test_greedy_decode_uses_the_kv_cache(impl, model, tokenizer):
     p = len(tokenizer(PLAIN).input_ids)
@@ -316,6 +322,7 @@ def expect_rows(got, want: list[list[int]], what: str, hint: str) -> None:
         expect_same_ids(g, w, f"{what}, sample {row}", hint)
 
 
+@pytest.mark.tiny_model("case", ["T0.7-top_k50", "T1.3-top_p0.9"])
 @pytest.mark.points(2)
 @pytest.mark.parametrize("case", list(SAMPLING))
 def test_sample_decode_matches_reference(impl, expected, model, tokenizer, case):
@@ -328,6 +335,7 @@ def test_sample_decode_matches_reference(impl, expected, model, tokenizer, case)
                 "after its first EOS")
 
 
+@pytest.mark.tiny_model
 @pytest.mark.points(3)
 def test_sample_decode_rows_finish_at_different_times(impl, expected, model, tokenizer):
     case = "T1"
@@ -345,6 +353,7 @@ def test_sample_decode_rows_finish_at_different_times(impl, expected, model, tok
                 "row's EOS and drop what follows")
 
 
+@pytest.mark.tiny_model
 @pytest.mark.points(1)
 def test_sample_decode_returns_num_samples_lists(impl, model, tokenizer):
     for n in (1, 2):
@@ -356,6 +365,7 @@ def test_sample_decode_returns_num_samples_lists(impl, model, tokenizer):
         expect_valid(got, model, SHORT, what)
 
 
+@pytest.mark.tiny_model
 @pytest.mark.points(1)
 def test_sample_decode_same_seed_same_output(impl, model, tokenizer):
     first, _ = samples_once(impl, model, tokenizer, PLAIN, SHORT, 1.0, 0, 2)
@@ -365,6 +375,7 @@ def test_sample_decode_same_seed_same_output(impl, model, tokenizer):
                 "draw every random number from the generator passed in (torch.multinomial(..., generator=generator))")
 
 
+@pytest.mark.tiny_model
 @pytest.mark.points(1)
 def test_sample_decode_different_seeds_differ(impl, model, tokenizer):
     a, b = (samples_once(impl, model, tokenizer, PLAIN, SHORT, 1.0, seed, 2)[0] for seed in (0, 1))
@@ -373,6 +384,7 @@ def test_sample_decode_different_seeds_differ(impl, model, tokenizer):
              "sample with torch.multinomial(probs, 1, generator=generator), not the argmax")
 
 
+@pytest.mark.tiny_model
 @pytest.mark.points(1)
 def test_sample_decode_higher_temperature_is_more_diverse(impl, model, tokenizer):
     def distinct(temperature) -> int:
@@ -386,6 +398,7 @@ def test_sample_decode_higher_temperature_is_more_diverse(impl, model, tokenizer
              "divide the logits by the temperature before the softmax")
 
 
+@pytest.mark.tiny_model
 @pytest.mark.points(1)
 def test_sample_decode_top_k_1_is_greedy(impl, expected, model, tokenizer, tol):
     want = expected_greedy(expected, model, tokenizer, PLAIN, N)
@@ -397,6 +410,7 @@ def test_sample_decode_top_k_1_is_greedy(impl, expected, model, tokenizer, tol):
                       "top_k=1 leaves one token to draw: the argmax (pass top_k on to sample_next_token)")
 
 
+@pytest.mark.tiny_model
 @pytest.mark.points(3)
 def test_sample_decode_uses_the_kv_cache_in_one_batch(impl, model, tokenizer):
     p, rows = len(tokenizer(PLAIN).input_ids), 3
@@ -411,6 +425,7 @@ def test_sample_decode_uses_the_kv_cache_in_one_batch(impl, model, tokenizer):
              "all samples in ONE batch: repeat the prompt num_samples times, then " + KV_HINT)
 
 
+@pytest.mark.tiny_model
 @pytest.mark.points(1)
 def test_sample_decode_calls_your_sample_next_token(impl, model, tokenizer):
     """Reuse is part of the exercise: sample_decode draws with YOUR sample_next_token (Task 3), one
@@ -428,6 +443,7 @@ def test_sample_decode_calls_your_sample_next_token(impl, model, tokenizer):
              "for the whole batch")
 
 
+@pytest.mark.tiny_model
 @pytest.mark.points(1)
 def test_sample_decode_zero_new_tokens(impl, model, tokenizer):
     got = impl.decoding.sample_decode(model, tokenizer, PLAIN, 0, 1.0, seeded(model, 0), num_samples=3)
@@ -454,6 +470,7 @@ BAD_SAMPLING = {  # name: (prompt, max_new_tokens, temperature, extra kwargs, wo
 }
 
 
+@pytest.mark.tiny_model
 @pytest.mark.points(0.5)
 @pytest.mark.parametrize("case", list(BAD_SAMPLING))
 def test_sample_decode_bad_arguments_raise(impl, model, tokenizer, case):
@@ -565,6 +582,7 @@ def expect_penalised_greedy(got, want: list[int], model, tokenizer, prompt: str,
     expect_valid(got, model, max_new_tokens, what)
 
 
+@pytest.mark.tiny_model("case", ["plain-penalty_0.3", "plain-penalty_2"])
 @pytest.mark.points(1)
 @pytest.mark.parametrize("case", list(GREEDY_PENALTIES))
 def test_greedy_decode_repetition_penalty_matches_reference(impl, expected, model, tokenizer, tol, case):
@@ -577,6 +595,7 @@ def test_greedy_decode_repetition_penalty_matches_reference(impl, expected, mode
                             PENALTY_HINT)
 
 
+@pytest.mark.tiny_model
 @pytest.mark.points(1)
 def test_greedy_decode_repetition_penalty_covers_the_prompt(impl, expected, model, tokenizer, tol):
     penalty = 0.3
@@ -590,6 +609,7 @@ def test_greedy_decode_repetition_penalty_covers_the_prompt(impl, expected, mode
                             "of the sequence so far, the prompt's included, not only the new ones")
 
 
+@pytest.mark.tiny_model
 @pytest.mark.points(0.5)
 def test_greedy_decode_repetition_penalty_one_changes_nothing(impl, expected, model, tokenizer, tol):
     want = expected_greedy(expected, model, tokenizer, PLAIN, N)
@@ -599,6 +619,7 @@ def test_greedy_decode_repetition_penalty_one_changes_nothing(impl, expected, mo
                   "a penalty of 1.0 divides and multiplies by 1: the continuation is plain greedy decoding")
 
 
+@pytest.mark.tiny_model("case", ["T1-penalty_0.3", "T0.7-top_k20-penalty_0.5"])
 @pytest.mark.points(1)
 @pytest.mark.parametrize("case", list(SAMPLING_PENALTIES))
 def test_sample_decode_repetition_penalty_matches_reference(impl, expected, model, tokenizer, case):
@@ -619,6 +640,7 @@ def test_sample_decode_repetition_penalty_matches_reference(impl, expected, mode
                 "ids once it has finished) FIRST, then sample_next_token (temperature, top-k, top-p, one draw)")
 
 
+@pytest.mark.tiny_model
 @pytest.mark.points(0.25)
 @pytest.mark.parametrize("penalty", [0.0, float("nan")], ids=["penalty_0", "penalty_nan"])
 @pytest.mark.parametrize("function", ["greedy_decode", "sample_decode"])

@@ -131,12 +131,20 @@ def split_one_token(tokenizer, ids: list[int]) -> list[int]:
     raise AssertionError("test set-up: no token of the continuation can be split")
 
 
-def continuation_cases(model, tokenizer) -> dict:
+@lru_cache(maxsize=8)
+def continuation_cases(model, tokenizer) -> dict[str, tuple[str, tuple[int, ...]]]:
+    """(prompt, continuation ids) per case, the same for every student: made once per process."""
     greedy, _ = greedy_steps(model, tokenizer, PLAIN, 8)
     surprises = tokenizer(" surprises and twists").input_ids
-    return {"greedy": (PLAIN, greedy), "surprises": (PLAIN, surprises),
-            "one_token_prompt": ("Hi", tokenizer(" there, how are you?").input_ids),
-            "not_the_tokenizers_split": (PLAIN, split_one_token(tokenizer, surprises))}
+    return {"greedy": (PLAIN, tuple(greedy)), "surprises": (PLAIN, tuple(surprises)),
+            "one_token_prompt": ("Hi", tuple(tokenizer(" there, how are you?").input_ids)),
+            "not_the_tokenizers_split": (PLAIN, tuple(split_one_token(tokenizer, surprises)))}
+
+
+def warm_up(lm) -> None:
+    """The tests' own work for fixed inputs, which the grader's worker does once before it forks the
+    test processes of a batch (grader/worker.py `_warm_up`)."""
+    continuation_cases(lm.model, lm.tokenizer)
 
 
 @torch.no_grad()
@@ -153,6 +161,7 @@ def scored_by_model(model, tokenizer, prompt: str, ids: list[int]) -> torch.Tens
 @pytest.mark.parametrize("case", ["greedy", "surprises", "one_token_prompt", "not_the_tokenizers_split"])
 def test_continuation_logprobs_matches_reference(impl, expected, model, tokenizer, tol, case):
     prompt, ids = continuation_cases(model, tokenizer)[case]
+    ids = list(ids)
     want = expected(lambda ref: ref.logprobs.continuation_logprobs(model, tokenizer, prompt, ids),
                     oracle=lambda: scored_by_model(model, tokenizer, prompt, ids), tol=tol.logprob)
     got, _ = continuation_once(impl, model, tokenizer, prompt, ids)

@@ -6,10 +6,11 @@ argmax, frequencies of many draws match softmax(z / T)). Anchors (not graded): t
 against transformers itself, so that the reference cannot drift.
 """
 import math
+from functools import lru_cache
 
 import pytest
 import torch
-from hypothesis import assume, given, settings
+from hypothesis import assume, example, given, settings
 from hypothesis import strategies as st
 from torch.overrides import TorchFunctionMode
 from transformers import TemperatureLogitsWarper, TopKLogitsWarper, TopPLogitsWarper
@@ -37,13 +38,26 @@ def random_logits(*shape, seed=0, scale=3.0, device="cpu") -> torch.Tensor:
 
 
 def model_logits(model, tokenizer, texts=("The movie was full of", "Hi", "<|im_start|>user\n")) -> torch.Tensor:
-    """The model's float32 next-token logits after each text, stacked: `[len(texts), vocab]`."""
+    """The model's float32 next-token logits after each text, stacked: `[len(texts), vocab]` (a
+    fresh copy each time: the code under test may change what it is given)."""
+    return _model_logits(model, tokenizer, tuple(texts)).clone()
+
+
+@lru_cache(maxsize=8)
+def _model_logits(model, tokenizer, texts: tuple[str, ...]) -> torch.Tensor:
     rows = []
     for text in texts:
         ids = tokenizer(text, return_tensors="pt").input_ids.to(model.device)
         with torch.no_grad():
             rows.append(model(input_ids=ids).logits[0, -1].float())
     return torch.stack(rows)
+
+
+def warm_up(lm) -> None:
+    """The tests' own work for fixed inputs, which the grader's worker does once before it forks the
+    test processes of a batch (grader/worker.py `_warm_up`)."""
+    model_logits(lm.model, lm.tokenizer)
+    model_logits(lm.model, lm.tokenizer, ("The movie was full of",))
 
 
 def nats(probs: torch.Tensor) -> torch.Tensor:
@@ -153,6 +167,7 @@ def test_softmax_with_temperature_t1_is_softmax(impl, tol, device):
 @PROPERTY
 @given(row=st.lists(st.floats(-100, 100, width=32), min_size=1, max_size=40),
        temperature=st.floats(0.05, 20))
+@example(row=[1.0, -2.0, 3.0], temperature=0.5)
 def test_softmax_with_temperature_sums_to_one(tol, impl, row, temperature):
     logits = torch.tensor([row, row[::-1]])
     got = impl.sampling.softmax_with_temperature(logits, temperature)
@@ -185,6 +200,7 @@ def test_softmax_with_temperature_large_logits(impl, tol, device):
 @PROPERTY
 @given(row=st.lists(st.floats(-5, 5, width=32), min_size=2, max_size=30).filter(lambda r: max(r) - min(r) > 0.5),
        temperature=st.floats(0.25, 4))
+@example(row=[1.0, -1.0, 2.0], temperature=1.0)
 def test_softmax_with_temperature_lower_sharpens(tol, impl, row, temperature):
     logits = torch.tensor(row)
     hot = impl.sampling.softmax_with_temperature(logits.clone(), temperature)
@@ -340,6 +356,7 @@ def test_top_k_filter_ties(impl, device):
 @given(rows=st.integers(1, 12).flatmap(lambda v: st.lists(st.lists(st.integers(-3, 3), min_size=v, max_size=v),
                                                           min_size=1, max_size=4)),
        k=st.integers(1, 14))
+@example(rows=[[1, 1, 0, -2]], k=2)
 def test_top_k_filter_random_ties_match_transformers(tol, impl, rows, k):
     logits = torch.tensor(rows, dtype=torch.float32)
     expect_same(impl.sampling.top_k_filter(logits.clone(), k), TopKLogitsWarper(k)(None, logits),
@@ -440,6 +457,7 @@ def test_top_p_filter_ties(impl, device):
 @given(rows=st.integers(1, 12).flatmap(lambda v: st.lists(st.lists(st.integers(-3, 3), min_size=v, max_size=v),
                                                           min_size=1, max_size=4)),
        p=st.floats(0.01, 1.0))
+@example(rows=[[2, 1, 0, 0]], p=0.5)
 def test_top_p_filter_random_ties_match_transformers(tol, impl, rows, p):
     logits = torch.tensor(rows, dtype=torch.float32)
     # A cumulative probability within float rounding of 1 - p can go either way; those are skipped.
@@ -749,6 +767,7 @@ PENALTY_SHAPES = st.tuples(st.integers(1, 4), st.integers(1, 20), st.integers(1,
 @pytest.mark.points(1)
 @PROPERTY
 @given(shape=PENALTY_SHAPES, seed=st.integers(0, 10_000))
+@example(shape=(2, 5, 3), seed=0)
 def test_repetition_penalty_one_changes_nothing(tol, impl, shape, seed):
     batch, vocab, length = shape
     logits = random_logits(batch, vocab, seed=seed)
@@ -761,6 +780,7 @@ def test_repetition_penalty_one_changes_nothing(tol, impl, shape, seed):
 @pytest.mark.points(2)
 @PROPERTY
 @given(shape=PENALTY_SHAPES, seed=st.integers(0, 10_000), penalty=st.floats(1.0, 10.0))
+@example(shape=(2, 5, 3), seed=0, penalty=2.0)
 def test_repetition_penalty_never_favours_seen_tokens(tol, impl, shape, seed, penalty):
     """A penalty >= 1 never raises a seen token's logit, leaves the unseen ones alone, and so never raises the
     seen tokens' share of the probability (nor any seen token's probability against an unseen one)."""

@@ -57,8 +57,9 @@ def classroom_result(results: dict) -> dict[str, dict]:
             note = f" - {ex['note']}" if ex.get("note") else ""
             missed.append(_entry(f"{name}: {round(possible - score, 4):g} of {possible:g} points missed{counted}{note}",
                                  False, 0))
-    # The reporter adds the scores in this order (Array.reduce from 0): so does sum().
-    total = sum(e["score"] for e in earned)
+    # The reporter adds the scores in this order (Array.reduce from 0): so does sum(). Its console
+    # prints a runner's max_score as it is: to 4 decimals, as results.json writes points.
+    total = round(sum(e["score"] for e in earned), 4)
     possible = sum(ex["max_score"] for ex in exercises.values())
     return {
         "earned": _runner(earned or [_entry("no points yet", False, 0)], total),

@@ -114,3 +114,21 @@ def test_demo_is_reproducible(tmp_path):
     first = output(0)
     assert output(0) == first
     assert output(1) != first
+
+
+def test_continuations_print_a_progress_line_each_and_no_library_bar(tmp_path):
+    """The continuations part (most of the demo's time) prints one line as each setting is done;
+    loading a model shows no library progress bar (transformers' "Loading weights")."""
+    proc = run_demo_cli("--submission", str(SOLUTIONS_DIR), "--out", str(tmp_path))
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    continuations = section_texts(proc.stdout)["3. Continuations: greedy and sampled"]
+    from grader.demo import SETTINGS
+
+    for number, (label, _, _) in enumerate(SETTINGS, 1):
+        assert re.search(rf"{number} of {len(SETTINGS)}: {re.escape(label)}: \d+ continuations? in [\d.]+ s",
+                         continuations), continuations
+    # the default model is loaded with from_pretrained, which is where the bar came from
+    load = subprocess.run([sys.executable, "-c", "from grader import models; models.load('default', 'cpu')"],
+                          cwd=REPO, capture_output=True, text=True, timeout=600)
+    assert load.returncode == 0, load.stderr[-2000:]
+    assert "Loading weights" not in load.stderr + load.stdout and "it/s" not in load.stderr, load.stderr[-2000:]

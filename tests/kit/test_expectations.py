@@ -144,3 +144,97 @@ def test_a_test_with_no_recording_and_no_live_check_leaves_the_total(tmp_path):
     result = grade(SOLUTIONS_DIR, model="tiny", device="cpu", exercises=["tokenization"], extra_tests=hidden)
     (graded,) = [t for t in result.exercise("tokenization").tests if t.hidden]
     assert graded.outcome == "passed" and graded.expectations == "recorded"
+
+
+# ----------------------------------------------------------------------------------------------
+# Re-recording is deterministic and rewrites nothing that did not change (issue 23, point 7)
+
+def test_recording_again_keeps_values_within_tolerance_and_writes_only_changed_files(tmp_path):
+    """Recordings.write: a value equal within its tolerance keeps its recorded bits, a file whose
+    text is unchanged is not written, a value that really changed is written."""
+    import torch
+
+    from grader.devices import Tolerance
+    from grader.expectations import Recordings
+
+    test_file = tmp_path / "test_x.py"
+    tol = Tolerance(atol=1e-5, rtol=1e-4)
+    probs = torch.tensor([0.10766078531742096, 0.2, 0.3])
+
+    def record(values) -> tuple[Recordings, list[Path]]:
+        recordings = Recordings("record", under_grader=False, submission_is_reference=True)
+        for value in values:
+            recordings.add(test_file, None, "test_probs", value, tol)
+        recordings.add(test_file, None, "test_ids", [1, 2, 3])
+        return recordings, recordings.write()
+
+    _, written = record([probs])
+    (path,) = written
+    first = path.read_text()
+    stamp = path.stat().st_mtime_ns
+
+    # last-bit noise, as between two kernels: the recorded bits stay, the file is not touched
+    _, written = record([probs + torch.tensor([1.6e-7, 0.0, 0.0])])
+    assert written == [] and path.read_text() == first and path.stat().st_mtime_ns == stamp
+
+    # a real change: written
+    _, written = record([probs + torch.tensor([0.01, 0.0, 0.0])])
+    assert written == [path] and path.read_text() != first
+    assert json.loads(path.read_text())["tests"]["test_probs"][0]["values"][0] == pytest.approx(0.11766078)
+
+
+HIDDEN_SAMPLING = '''
+import pytest
+import torch
+
+from checks import expect_close
+
+pytestmark = pytest.mark.next_token
+
+
+@pytest.mark.points(1)
+def test_hidden_next_token_other_prompt(impl, expected, model, tokenizer, tol):
+    torch.set_num_threads(2)  # a test that changes the thread count must not move later recordings
+    want = expected(lambda ref: ref.next_token.next_token_probs(model, tokenizer, "Seen by nobody at all"),
+                    tol=tol.prob)
+    expect_close(impl.next_token.next_token_probs(model, tokenizer, "Seen by nobody at all"), want, tol.prob,
+                 "next_token_probs")
+'''
+
+
+def test_recording_with_hidden_tests_rewrites_no_committed_recording(tmp_path):
+    """`make expectations HIDDEN=hidden/` on the tiny model, in a copy of the kit's tests with the
+    committed recordings: the kit's recordings stay bit for bit (not even rewritten), whatever the
+    hidden tests do before them; recording again rewrites nothing at all."""
+    tests = tmp_path / "tests"
+    tests.mkdir()
+    for path in TESTS.glob("*.py"):
+        shutil.copy(path, tests / path.name)
+    for folder in ("tiny", COMMON):
+        shutil.copytree(RECORDINGS / folder, tests / FOLDER / folder)
+    hidden = tmp_path / "hidden"
+    hidden.mkdir()
+    # named to run first (collected before test_beam_search...): it changes the thread count
+    (hidden / "test_hidden_a_next_token.py").write_text(HIDDEN_SAMPLING)
+    before = {p: (p.read_bytes(), p.stat().st_mtime_ns) for p in (tests / FOLDER).rglob("*.json")}
+
+    def record_tiny() -> subprocess.CompletedProcess:
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tests), str(REPO)]), "HF_HUB_OFFLINE": "1"}
+        return subprocess.run([sys.executable, "-m", "pytest", str(hidden), str(tests), "--noconftest",
+                               "-p", "grader.plugin", "-c", str(REPO / "pyproject.toml"), f"--rootdir={REPO}",
+                               "-p", "no:cacheprovider", "-m", "points", "-q", f"--submission={SOLUTIONS_DIR}",
+                               "--model=tiny", "--device=cpu", "--expectations=record"],
+                              cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
+
+    proc = record_tiny()
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    wrote = [line for line in proc.stderr.splitlines() if line.startswith("wrote ")]
+    assert wrote == [f"wrote {hidden / FOLDER / 'tiny' / 'test_hidden_a_next_token.json'}"], proc.stderr[-2000:]
+    after = {p: (p.read_bytes(), p.stat().st_mtime_ns) for p in (tests / FOLDER).rglob("*.json")}
+    assert after == before, "a committed recording was rewritten"
+
+    hidden_file = hidden / FOLDER / "tiny" / "test_hidden_a_next_token.json"
+    stamp = hidden_file.stat().st_mtime_ns
+    proc = record_tiny()
+    assert proc.returncode == 0 and "wrote " not in proc.stderr, proc.stderr[-2000:]
+    assert hidden_file.stat().st_mtime_ns == stamp

@@ -66,6 +66,9 @@ def test_a_release_holds_the_levels_its_course_chose(tmp_path, levels):
     assert {len(v) for v in held.values()} == {levels}
     assert hint_cli("sampling.top_p_filter", "--level", str(levels), cwd=out).returncode == 0
     if levels < LEVELS:
+        # a refusal the student asked for is an answer: the levels the course gives, one line, exit 0
         refused = hint_cli("sampling.top_p_filter", "--level", str(levels + 1), cwd=out)
-        assert refused.returncode == 2 and f"up to level {levels}" in refused.stderr
+        assert refused.returncode == 0 and refused.stdout.count(", hint ") == levels, refused.stdout + refused.stderr
+        assert refused.stdout.splitlines()[-1] == (f"No hint {levels + 1}: your course gives hints up to level "
+                                                   f"{levels}; ask your instructor for more.")
         assert HINTS["sampling.top_p_filter"][levels] not in (out / "grader" / "hints.json").read_text()

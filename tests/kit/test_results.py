@@ -15,6 +15,7 @@ import sys
 import time
 import xml.etree.ElementTree as ET
 import zipfile
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -87,7 +88,7 @@ def check_documented(results: dict) -> None:
         assert isinstance(test["tags"], list) and all(isinstance(tag, str) for tag in test["tags"])
         assert 0 <= test["score"] <= test["max_score"]
         assert (test["status"] == "passed") == (test["score"] == test["max_score"] > 0)
-    assert results["score"] == pytest.approx(sum(t["score"] for t in results["tests"]), abs=1e-3)
+    assert Decimal(str(results["score"])) == sum(Decimal(str(t["score"])) for t in results["tests"])
 
 
 def test_gradescope_results_use_the_documented_fields(graded):
@@ -107,14 +108,63 @@ def test_hidden_tests_are_graded_and_marked_hidden(graded):
     hidden = [t for t in graded.exercise("tokenization").tests if t.hidden]
     assert [t.outcome for t in hidden] == ["passed", "failed"], "the second prompt has leading spaces"
     results = gradescope(graded)
-    visibility = {t["name"].split(": ", 1)[1]: t["visibility"] for t in results["tests"]}
-    assert {visibility[t.name] for t in hidden} == {"after_published"}
+    visibility = {t["extra_data"]["nodeid"]: t["visibility"] for t in results["tests"]}
+    assert {visibility[t.nodeid] for t in hidden} == {"after_published"}
     assert set(visibility.values()) == {"visible", "after_published"}
     assert {t["visibility"] for t in gradescope(graded, "hidden")["tests"] if "hidden" in t["name"]} == {"hidden"}
     # the top-level output, which students see at once, gives neither the total nor the hidden tests
     visible = [t for t in graded.exercise("tokenization").tests if not t.hidden]
     assert "Total" not in results["output"]
     assert f"({sum(t.outcome == 'passed' for t in visible)} of {len(visible)} visible tests passed)" in results["output"]
+
+
+def test_students_read_the_message_and_hint_only_and_instructors_the_traceback(graded):
+    """results.json: a failing test's `output` is its one-line message, never a traceback, a kit path
+    or a test's source; the traceback is in the test's extra_data, which Gradescope stores and never
+    shows; a hidden test shows neither its name, nor its source, nor its inputs."""
+    results = json.loads(json.dumps(gradescope(graded)))
+    failed = [t for t in results["tests"] if t["status"] == "failed"]
+    assert failed
+    for test in failed:
+        assert "\n" not in test["output"] and "Traceback" not in test["output"], test["output"]
+        assert ".py:" not in test["output"] and str(REPO) not in test["output"] and "def test_" not in test["output"]
+    by_node = {t.nodeid: t for t in graded.exercise("tokenization").tests}
+    visible = [t for t in failed if t["visibility"] == "visible"]
+    assert all(t["output"] == by_node[t["extra_data"]["nodeid"]].message for t in visible)
+    assert any(".py\", line" in t["extra_data"].get("traceback", "") for t in failed), [t["extra_data"] for t in failed]
+    hidden = [t for t in results["tests"] if t["visibility"] != "visible"]
+    assert [t["name"] for t in hidden] == ["tokenization: hidden test 1", "tokenization: hidden test 2"]
+    shown = json.dumps([{k: v for k, v in t.items() if k != "extra_data"} for t in hidden])
+    assert "test_hidden" not in shown and "leading spaces" not in shown and "Seen by nobody" not in shown
+    assert "test_hidden" in json.dumps([t["extra_data"] for t in hidden]), "the instructor still knows which"
+
+
+def test_points_of_each_exercise_add_up_to_exactly_its_share():
+    """Per-test max_score, as written to results.json, sums to exactly each exercise's share and to
+    100 (it was 100.0007, and Classroom showed 96.66669999999999), and the scores are consistent."""
+    counts = {"tokenization": 27, "next_token": 18, "sampling": 49, "decoding": 50, "logprobs": 23, "beam_search": 17}
+    exercises = {name: [(1 + i % 3, i % 4 != 0) for i in range(n)] for name, n in counts.items()}
+    results = graded_result(exercises)
+    check_documented(results)
+    for name in counts:
+        tests = [t for t in results["tests"] if t["tags"] == [name]]
+        assert sum(Decimal(str(t["max_score"])) for t in tests) == SHARES[name], name
+        earned = sum(Decimal(str(t["score"])) for t in tests)
+        assert earned == Decimal(str(results["extra_data"]["exercises"][name]["score"])), name
+    assert sum(Decimal(str(t["max_score"])) for t in results["tests"]) == 100
+    three = graded_result({"tokenization": [(1, True), (1, False), (1, False)]})
+    assert [t["max_score"] for t in three["tests"]] == [3.3334, 3.3333, 3.3333]
+    runners = classroom_runners(three)
+    assert runners["missed"]["max_score"] == 6.6666 and runners["earned"]["max_score"] == 3.3334
+
+
+def classroom_runners(results: dict) -> dict:
+    sys.path.insert(0, str(CLASSROOM))
+    try:
+        from classroom_result import classroom_result
+    finally:
+        sys.path.remove(str(CLASSROOM))
+    return classroom_result(results)
 
 
 def test_students_never_see_hidden_test_names(graded):
@@ -469,7 +519,7 @@ def test_classroom_reporter_shows_and_records_the_grade(case, tmp_path):
 
 def test_classroom_reporter_never_names_a_hidden_test(graded, tmp_path):
     results = gradescope(graded)
-    assert any("test_hidden" in t["name"] for t in results["tests"])
+    assert any(t["visibility"] != "visible" for t in results["tests"])
     shown = reporter_of(results, tmp_path)
     assert_reporter_shows_the_grade(shown, results)
     assert not [n for n in shown["names"] if "hidden" in n or "Seen by nobody" in n]
