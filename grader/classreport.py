@@ -29,7 +29,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from . import KitError
-from .points import EXERCISES, SHARES
+from .points import EXERCISES, SHARES, task_number
 from .result import ExerciseResult, GradeResult, TestResult
 
 FULL = 1e-6  # points below the maximum that still count as full marks (the CSV rounds to 4 places)
@@ -508,7 +508,7 @@ def _student_section(s: Student, ids: dict[str, str]) -> list[str]:
     result = s.result
     out.append('<table><tr><th>Exercise</th><th class="num">Points</th><th class="num">Tests passed</th></tr>')
     for ex in result.exercises:
-        number = EXERCISES.index(ex.name) + 1 if ex.name in EXERCISES else "-"  # the task's own number
+        number = task_number(ex.name)
         css = "full" if ex.earned >= ex.share - FULL else ("none" if ex.earned == 0 else "part")
         out.append(f"<tr><td>{number}. {html.escape(ex.name)}</td><td class=\"num {css}\">{_fmt(ex.earned)} / "
                    f"{_fmt(ex.share)}</td><td class=\"num\">{ex.passed} / {len(ex.tests)}</td></tr>")
@@ -517,10 +517,7 @@ def _student_section(s: Student, ids: dict[str, str]) -> list[str]:
     for ex in result.exercises:
         if ex.note:
             out.append(f'<p><span class="none">{html.escape(ex.name)}</span>: {html.escape(ex.note)}</p>')
-        groups: dict[str, list[TestResult]] = {}
-        for t in ex.tests:
-            if t.outcome != "passed" and not t.hidden:
-                groups.setdefault(t.message, []).append(t)
+        groups = ex.to_fix()
         if groups:
             out.append(f"<div><b>{html.escape(ex.name)}</b> - what to fix:</div>")
         for message, tests in groups.items():

@@ -79,6 +79,7 @@ def pytest_configure(config):
         raise pytest.UsageError(f"pytest runs in the kit checkout {other}, but the kit's plugin comes from {REPO} "
                                 f"(this environment was set up there): run `python -m pytest ...` in {other} (it "
                                 f"grades {other / 'exercises'}), or give {other} its own environment (make setup)")
+    config.pluginmanager.register(OneLineReports(), "textgen-kit-one-line-reports")
     recordings = config.stash[_RECORDINGS] = expectations.Recordings(
         config.getoption("expectations"), under_grader=bool(channel),
         submission_is_reference=config.stash[_SUBMISSION] == SOLUTIONS_DIR)
@@ -164,9 +165,8 @@ def _runs_on_this_model(item) -> bool:
 
 def pytest_collection_modifyitems(config, items):
     """Leave out the (model, case) pairs that tiny_model excludes; the anchors where there is no
-    reference to anchor (a student release); under the
-    grader, the tests a previous test process already reported (exact node ids; pytest's own
-    --deselect matches prefixes)."""
+    reference to anchor (a student release); under the grader, the tests a previous test process
+    already reported (exact node ids; pytest's own --deselect matches prefixes)."""
     elsewhere = [item for item in items if not _runs_on_this_model(item)]
     if elsewhere:
         config.hook.pytest_deselected(items=elsewhere)
@@ -276,31 +276,32 @@ def pytest_sessionfinish(session, exitstatus):
 _ONE_LINE_ERRORS = (NotImplementedError, SubmissionImportError, KitError)
 
 
-@pytest.hookimpl(tryfirst=True)
-def pytest_runtest_makereport(item, call):
-    """"not implemented yet" and import errors: the report with that one line, made here, without
-    pytest's traceback formatting (which reads the source of every frame: most of the cost of
-    grading the untouched stubs). Everything else: pytest's own report (None)."""
-    if call.excinfo is None or not call.excinfo.errisinstance(_ONE_LINE_ERRORS):
-        return None
-    message = describe_failure(call.excinfo, item.config.stash.get(_SUBMISSION, None))
-    sections = [(f"Captured {key} {when}", content) for when, key, content in item._report_sections]
-    report = pytest.TestReport(getattr(item, "id", item.nodeid), item.location, {name: 1 for name in item.keywords}, "failed", message,
-                               call.when, sections, call.duration, call.start, call.stop,
-                               user_properties=item.user_properties)
-    report.student_message = message
-    return report
+class OneLineReports:
+    """A plugin of its own (registered in pytest_configure), since this module's own
+    pytest_runtest_makereport is the wrapper below."""
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_makereport(self, item, call):
+        """"not implemented yet" and import errors: the report with that one line, made here, without
+        pytest's traceback formatting (which reads the source of every frame: most of the cost of
+        grading the untouched stubs). Everything else: pytest's own report (None)."""
+        if call.excinfo is None or not call.excinfo.errisinstance(_ONE_LINE_ERRORS):
+            return None
+        message = describe_failure(call.excinfo, item.config.stash.get(_SUBMISSION, None))
+        sections = [(f"Captured {key} {when}", content) for when, key, content in item._report_sections]
+        report = pytest.TestReport(getattr(item, "id", item.nodeid), item.location, dict.fromkeys(item.keywords, 1),
+                                   "failed", message, call.when, sections, call.duration, call.start, call.stop,
+                                   user_properties=item.user_properties)
+        report.student_message = message
+        return report
 
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item, call):
-    """Attach the one-line message to every failed report; "not implemented yet" and import errors
-    show that line alone instead of a traceback through the stub's docstring."""
+    """Attach the one-line message to every other failed report (the one-line errors above have it)."""
     report = yield
-    if call.excinfo is not None and report.failed:
+    if call.excinfo is not None and report.failed and not hasattr(report, "student_message"):
         report.student_message = describe_failure(call.excinfo, item.config.stash.get(_SUBMISSION, None))
-        if call.excinfo.errisinstance((NotImplementedError, SubmissionImportError, KitError)):
-            report.longrepr = report.student_message
     return report
 
 

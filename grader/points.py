@@ -21,6 +21,11 @@ TOTAL = sum(SHARES.values())
 assert TOTAL == 100
 
 
+def task_number(exercise: str) -> int | str:
+    """The exercise's task number (the README's table), also when only some exercises are graded."""
+    return EXERCISES.index(exercise) + 1 if exercise in EXERCISES else "-"
+
+
 def exercise_of(item) -> str | None:
     """The exercise a pytest item belongs to (its exercise marker), or None."""
     for name in EXERCISES:

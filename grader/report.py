@@ -5,7 +5,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from .points import EXERCISES
+from .points import task_number
 from .result import GradeResult
 
 
@@ -42,8 +42,7 @@ def print_report(result: GradeResult, console: Console | None = None) -> None:
     table.add_column("Points", justify="right")
     table.add_column("Tests passed", justify="right")
     for ex in result.exercises:
-        # the task's own number (README's table), also when only some exercises were graded
-        number = EXERCISES.index(ex.name) + 1 if ex.name in EXERCISES else "-"
+        number = task_number(ex.name)
         style = "green" if ex.earned >= ex.share - 1e-9 else ("red" if ex.earned == 0 else "yellow")
         table.add_row(f"{number}. {ex.name}", f"[{style}]{_points(ex.earned)} / {_points(ex.share)}[/]",
                       f"{ex.passed} / {len(ex.tests)}")
@@ -54,12 +53,7 @@ def print_report(result: GradeResult, console: Console | None = None) -> None:
     for ex in result.exercises:
         if ex.note:
             console.print(f"[red]{ex.name}[/]: {escape(ex.note)}", overflow="fold")
-        # Group failures that share a message ("not implemented yet: encode ..." x 7). Hidden tests
-        # (the instructor's) show as a count only: their names and messages are not for students.
-        groups: dict[str, list] = {}
-        for t in ex.tests:
-            if t.outcome != "passed" and not t.hidden:
-                groups.setdefault(t.message, []).append(t)
+        groups = ex.to_fix()  # hidden tests show as a count only
         if groups:
             console.print(f"\n[bold]{ex.name}[/] - what to fix:")
         for message, tests in groups.items():

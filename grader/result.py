@@ -43,6 +43,16 @@ class ExerciseResult:
     def passed(self) -> int:
         return sum(t.outcome == "passed" for t in self.tests)
 
+    def to_fix(self) -> dict[str, list["TestResult"]]:
+        """The failed tests grouped by message, in order ("not implemented yet: encode ..." x 7):
+        what the reports list under "what to fix". Hidden tests (the instructor's) are left out:
+        their names and messages are not for students."""
+        groups: dict[str, list[TestResult]] = {}
+        for t in self.tests:
+            if t.outcome != "passed" and not t.hidden:
+                groups.setdefault(t.message, []).append(t)
+        return groups
+
     @classmethod
     def from_dict(cls, data: dict) -> "ExerciseResult":
         return cls(**{**data, "tests": [TestResult(**t) for t in data["tests"]]})
