@@ -66,6 +66,7 @@ $(STAMP):
 	  echo "       give this checkout its own (make setup VENV=.venv-$$(basename $(CURDIR))) or remove $(VENV)"; \
 	  exit 2; \
 	fi
+	@echo "Setting up the environment in $(VENV): a minute or two, once (later commands reuse it)"
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	@build="$(TORCH_BUILD)"; \
@@ -91,14 +92,14 @@ $(STAMP):
 # setup recipe: end
 
 grade: setup
-	HF_HUB_OFFLINE=1 $(PY) -m grader --submission "$(SUBMISSION)" --model "$(MODEL)" --device "$(DEVICE)" \
+	@HF_HUB_OFFLINE=1 $(PY) -m grader --submission "$(SUBMISSION)" --model "$(MODEL)" --device "$(DEVICE)" \
 	  $(foreach e,$(EXERCISE),--exercise "$(e)")
 
 # Tokens, next-token probabilities, continuations per decoding setting, per-token log-probs,
 # perplexity, and two plots in results/demo/, computed with the code in $(SUBMISSION).
 # PROMPT="..." continues another prompt.
 demo: setup
-	HF_HUB_OFFLINE=1 $(PY) -m grader demo --submission "$(SUBMISSION)" --model "$(MODEL)" --device "$(DEVICE)" $(if $(PROMPT),--prompt "$(PROMPT)")
+	@HF_HUB_OFFLINE=1 $(PY) -m grader demo --submission "$(SUBMISSION)" --model "$(MODEL)" --device "$(DEVICE)" $(if $(PROMPT),--prompt "$(PROMPT)")
 
 # Hints in levels for one function: make hint NAME=sampling.top_p_filter LEVEL=2 (or
 # EXERCISE=sampling NAME=top_p_filter); EXERCISE=sampling alone lists the functions that have hints.

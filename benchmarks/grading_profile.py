@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -75,7 +76,10 @@ def phase(frames: list[str], submission: str) -> str:
 def profile(args: list[str], submission: str) -> Counter:
     with tempfile.TemporaryDirectory() as tmp:
         raw = Path(tmp) / "profile.raw"
-        subprocess.run(["py-spy", "record", "--subprocesses", "--rate", str(RATE), "--format", "raw", "--nolineno",
+        spy = shutil.which("py-spy", path=os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]))
+        if spy is None:
+            sys.exit("error: py-spy is not installed: .venv/bin/pip install py-spy")
+        subprocess.run([spy, "record", "--subprocesses", "--rate", str(RATE), "--format", "raw", "--nolineno",
                         "--output", str(raw), "--", sys.executable, "-m", "grader", *args],
                        check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                        env={**os.environ, "HF_HUB_OFFLINE": "1"})

@@ -8,6 +8,23 @@ os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 
+# What every command and pytest run of the kit imports (the rest of pyproject.toml's dependencies
+# is imported where it is needed, e.g. copydetect for the class report).
+NEEDED = ("torch", "transformers", "pytest", "rich")
+
+
+def not_installed() -> str:
+    """'' where this Python has the kit's packages, else the one line that says what to do (run
+    without the environment: `pytest` or `python -m grader` outside .venv)."""
+    import importlib.util
+
+    missing = [name for name in NEEDED if importlib.util.find_spec(name) is None]
+    if not missing:
+        return ""
+    return (f"error: this Python ({sys.executable}) has not the kit's packages ({', '.join(missing)}): "
+            "use make grade, or run source .venv/bin/activate first (make setup creates .venv)")
+
+
 class KitError(Exception):
     """A problem the user can fix; its message is one line that says what was wrong and what to do."""
 

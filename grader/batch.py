@@ -160,11 +160,15 @@ def run_batch(root: Path, out: Path, options=None, *, shard: str | None = None, 
         write_gradescope(result, out.parent / f"{name}.json", hidden_visibility or HIDDEN_VISIBILITY)
         if junit_dir is not None:
             write_junit(result, Path(junit_dir) / f"{name}.xml")
-        points = {ex.name: ex.earned for ex in result.exercises}
-        rows.append({"submission": name, "total": _cell(result.total),
-                     **{e: _cell(points.get(e)) for e in EXERCISES}})
+        rows.append(csv_row(name, result))
     _write_csv(out, rows)
     return rows
+
+
+def csv_row(name: str, result) -> dict:
+    """A student's row of the batch CSV: the name, the total and the points of each exercise."""
+    points = {ex.name: ex.earned for ex in result.exercises}
+    return {"submission": name, "total": _cell(result.total), **{e: _cell(points.get(e)) for e in EXERCISES}}
 
 
 def _grade_with_progress(graded: list, chosen: list, options, progress: bool) -> list:

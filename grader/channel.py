@@ -7,6 +7,11 @@ imported (`SignedChannel`). Each line is ``{"seq": n, ...}<TAB>hmac-sha256(key, 
 takes a line only when its signature and its sequence number are right (`Reader`), so text that
 the submission writes to the pipe (or anywhere else) never counts. `FileSink` writes the same
 records unsigned to a file (``pytest --grader-report FILE``), for tools outside the grader.
+
+The test process's writer is made before the submission is imported and calls only C code bound
+then (json's C encoder, two SHA-256 states, os.write): no later change to a Python class or module
+(json.JSONEncoder, hmac.HMAC, this module) can rewrite a record before it is signed, or lend the
+submission the key.
 """
 from __future__ import annotations
 
@@ -17,9 +22,12 @@ import os
 import secrets
 from pathlib import Path
 
+from _json import encode_basestring_ascii, make_encoder
+
 from . import KitError
 
 KEY_BYTES = 32  # fits in a pipe's buffer: writing the key never blocks
+BLOCK = 64  # SHA-256's block size, for the HMAC
 MAX_LINE = 1 << 24  # 16 MiB without a newline: not the plugin's
 
 
@@ -42,19 +50,36 @@ class SignedChannel:
                 raise KitError("the grader's key pipe closed before the key was read")
             key += chunk
         os.close(key_fd)
-        self._mac = hmac.new(key, digestmod=hashlib.sha256)
+        # An instance attribute, not a method: see the module's docstring.
+        self.write = _signed_writer(self._fd, key)
         del key
-        # Bound now: replacing json.dumps or os.write later does not reach this writer.
-        self._dumps, self._os_write, self._seq = json.dumps, os.write, 0
 
-    def write(self, record: dict) -> None:
-        payload = self._dumps({"seq": self._seq, **record}, sort_keys=True)
-        mac = self._mac.copy()
+
+def _signed_writer(fd: int, key: bytes):
+    """`write(record)`: the record as one line ``{"seq": n, ...}<TAB>hmac-sha256(key, json)`` on `fd`
+    (the JSON of json.dumps(sort_keys=True); the HMAC of hmac.new, RFC 2104), through C only."""
+    padded = key.ljust(BLOCK, b"\0")  # KEY_BYTES <= BLOCK: the key itself, padded
+    inner, outer = hashlib.sha256(bytes(b ^ 0x36 for b in padded)), hashlib.sha256(bytes(b ^ 0x5C for b in padded))
+
+    def refuse(value):
+        raise TypeError(f"not JSON serializable: {type(value).__name__}")
+
+    encode = make_encoder({}, refuse, encode_basestring_ascii, None, ": ", ", ", True, False, True)
+    join, os_write, seq = "".join, os.write, 0
+
+    def write(record: dict) -> None:
+        nonlocal seq
+        payload = join(encode({"seq": seq, **record}, 0))
+        mac = inner.copy()
         mac.update(payload.encode())
-        data = f"{payload}\t{mac.hexdigest()}\n".encode()
+        digest = outer.copy()
+        digest.update(mac.digest())
+        data = f"{payload}\t{digest.hexdigest()}\n".encode()
         while data:
-            data = data[self._os_write(self._fd, data):]
-        self._seq += 1
+            data = data[os_write(fd, data):]
+        seq += 1
+
+    return write
 
 
 class Reader:

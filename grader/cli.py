@@ -38,9 +38,17 @@ MODEL_HELP = "default, tiny, a local folder or a locally cached Hugging Face id 
 DEVICE_HELP = "auto, cpu, cuda or cuda:N (default: auto)"
 
 
+class _OneLineErrors(argparse.ArgumentParser):
+    """A mistyped option or value is one line that names it and where the help is, without the
+    usage block that argparse prints first (a typo like --exercise tokenisation is common)."""
+
+    def error(self, message: str):
+        self.exit(2, f"error: {message} (see {self.prog} --help)\n")
+
+
 def _parser(command: str | None, description: str, epilog: str | None = None) -> argparse.ArgumentParser:
     prog = "python -m grader" + (f" {command}" if command else "")
-    return argparse.ArgumentParser(prog=prog, description=description, epilog=epilog)
+    return _OneLineErrors(prog=prog, description=description, epilog=epilog)
 
 
 def _model_and_device(parser: argparse.ArgumentParser) -> None:
@@ -335,7 +343,8 @@ def hint_command(argv: list[str]):
             print(f"No hint {args.level}: your course gives hints up to level {allowed_levels()}; "
                   f"ask your instructor for more.")
         elif len(shown) < min(LEVELS, allowed_levels()):
-            print(f"More: python -m grader hint {args.name} --level {len(shown) + 1}")
+            print(f"More: make hint NAME={args.name} LEVEL={len(shown) + 1} "
+                  f"(python -m grader hint {args.name} --level {len(shown) + 1})")
         return 0
 
     return body

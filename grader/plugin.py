@@ -78,7 +78,8 @@ def pytest_configure(config):
     if other is not None:
         raise pytest.UsageError(f"pytest runs in the kit checkout {other}, but the kit's plugin comes from {REPO} "
                                 f"(this environment was set up there): run `python -m pytest ...` in {other} (it "
-                                f"grades {other / 'exercises'}), or give {other} its own environment (make setup)")
+                                f"grades {other / 'exercises'}), or give {other} its own environment (make setup VENV=.venv-mine, "
+                                f"then source .venv-mine/bin/activate)")
     config.pluginmanager.register(OneLineReports(), "textgen-kit-one-line-reports")
     recordings = config.stash[_RECORDINGS] = expectations.Recordings(
         config.getoption("expectations"), under_grader=bool(channel),
@@ -318,71 +319,84 @@ class GraderReport:
     itself return, and (under the grader) the tamper guard found nothing changed. Under the
     grader, after TIMEOUTS_IN_A_ROW tests in a row took too long (a loop that runs on every call,
     or at import), the remaining tests fail without running, instead of each taking the limit.
+
+    Its hooks are functions made here, not methods, with what they use bound here (the sink's
+    writer, then the guard's check, the messages): pluggy holds them from their registration,
+    before any submission code runs, so no later change to a class or a module (this one, the
+    Guard, the channel, grader.messages) comes between the guard's verdict and the signed result.
     """
 
     def __init__(self, sink, alarms: list | None = None):
-        self.sink = sink
-        self.alarms = alarms  # None: not guarded (plain --grader-report)
-        self.guard: Guard | None = None
-        self.outcomes: dict[str, dict] = {}
-        self.returned: set[str] = set()
-        self.tampered = ""
-        self.timeouts = 0  # tests in a row that took too long
+        write = sink.write
+        outcomes: dict[str, dict] = {}
+        returned: set[str] = set()
+        check = None  # the guard's (under the grader), from the end of the collection on
+        tampered, timeouts = "", 0  # timeouts: tests in a row that took too long
+        tampering, not_graded, did_not_return = (messages.tampering, messages.not_graded_after_tampering,
+                                                 messages.DID_NOT_RETURN)
+        too_long, timeouts_in_a_row = messages.TOOK_TOO_LONG, messages.timeouts_in_a_row
 
-    @pytest.hookimpl(trylast=True)
-    def pytest_collection_finish(self, session):
-        if self.alarms is not None:
-            self.guard = Guard(session.config, self.alarms)
-        self.sink.write({"event": "collected",
-                         "tests": graded_tests(session.items, session.config.getoption("grader_hidden"))})
+        @pytest.hookimpl(trylast=True)
+        def pytest_collection_finish(session):
+            nonlocal check
+            if alarms is not None:
+                check = Guard(session.config, alarms).check
+            tests = graded_tests(session.items, session.config.getoption("grader_hidden"))
+            write({"event": "collected", "tests": tests})
 
-    @pytest.hookimpl(tryfirst=True)
-    def pytest_runtest_protocol(self, item, nextitem):
-        if self.guard is None or self.timeouts < TIMEOUTS_IN_A_ROW:
-            return None  # run the test as usual
-        self.sink.write({"event": "result", "nodeid": item.nodeid, "outcome": "failed",
-                         "message": messages.timeouts_in_a_row(self.timeouts)})
-        return True
+        @pytest.hookimpl(tryfirst=True)
+        def pytest_runtest_protocol(item, nextitem):
+            if check is None or timeouts < TIMEOUTS_IN_A_ROW:
+                return None  # run the test as usual
+            write({"event": "result", "nodeid": item.nodeid, "outcome": "failed",
+                   "message": timeouts_in_a_row(timeouts)})
+            return True
 
-    @pytest.hookimpl(wrapper=True, tryfirst=True)
-    def pytest_pyfunc_call(self, pyfuncitem):
-        result = yield  # re-raises whatever the test function raised
-        self.returned.add(pyfuncitem.nodeid)
-        return result
+        @pytest.hookimpl(wrapper=True, tryfirst=True)
+        def pytest_pyfunc_call(pyfuncitem):
+            result = yield  # re-raises whatever the test function raised
+            returned.add(pyfuncitem.nodeid)
+            return result
 
-    def pytest_runtest_logreport(self, report):
-        state = self.outcomes.setdefault(report.nodeid, {"outcome": "passed", "message": ""})
-        if report.failed and state["outcome"] == "passed":
-            state["outcome"] = "failed"
-            state["message"] = getattr(report, "student_message", "") or report.longreprtext.splitlines()[-1:][0]
-            state["detail"] = report.longreprtext[-2000:]
-        elif report.skipped and state["outcome"] == "passed":
-            state["outcome"] = "skipped"
-            state["message"] = str(report.longrepr[-1]) if isinstance(report.longrepr, tuple) else ""
-        if report.when == "call":
-            state["duration"] = round(report.duration, 3)
-        compared = dict(report.user_properties).get("expectations")
-        if compared:
-            state["expectations"] = compared
-        if report.when == "teardown":
-            state = self.outcomes.pop(report.nodeid)
-            if self.guard is not None:
-                self._judge(report.nodeid, state)
-            self.timeouts = self.timeouts + 1 if state["message"].startswith(messages.TOOK_TOO_LONG) else 0
-            self.sink.write({"event": "result", "nodeid": report.nodeid, **state})
+        def pytest_runtest_logreport(report):
+            nonlocal timeouts
+            state = outcomes.setdefault(report.nodeid, {"outcome": "passed", "message": ""})
+            if report.failed and state["outcome"] == "passed":
+                state["outcome"] = "failed"
+                state["message"] = getattr(report, "student_message", "") or report.longreprtext.splitlines()[-1:][0]
+                state["detail"] = report.longreprtext[-2000:]
+            elif report.skipped and state["outcome"] == "passed":
+                state["outcome"] = "skipped"
+                state["message"] = str(report.longrepr[-1]) if isinstance(report.longrepr, tuple) else ""
+            if report.when == "call":
+                state["duration"] = round(report.duration, 3)
+            compared = dict(report.user_properties).get("expectations")
+            if compared:
+                state["expectations"] = compared
+            if report.when == "teardown":
+                state = outcomes.pop(report.nodeid)
+                if check is not None:
+                    judge(report.nodeid, state)
+                timeouts = timeouts + 1 if state["message"].startswith(too_long) else 0
+                write({"event": "result", "nodeid": report.nodeid, **state})
 
-    def _judge(self, nodeid: str, state: dict) -> None:
-        """Under the grader: fail the test when the process can no longer be trusted."""
-        if not self.tampered:
-            problem = self.guard.check()
-            if problem:
-                self.tampered = problem
-                state.update(outcome="failed", message=messages.tampering(problem), detail="")
-                return
-        if self.tampered:
-            state.update(outcome="failed", message=messages.not_graded_after_tampering(self.tampered), detail="")
-        elif state["outcome"] == "passed" and nodeid not in self.returned:
-            state.update(outcome="failed", message=messages.DID_NOT_RETURN, detail="")
+        def judge(nodeid: str, state: dict) -> None:
+            """Under the grader: fail the test when the process can no longer be trusted."""
+            nonlocal tampered
+            if not tampered:
+                problem = check()
+                if problem:
+                    tampered = problem
+                    state.update(outcome="failed", message=tampering(problem), detail="")
+                    return
+            if tampered:
+                state.update(outcome="failed", message=not_graded(tampered), detail="")
+            elif state["outcome"] == "passed" and nodeid not in returned:
+                state.update(outcome="failed", message=did_not_return, detail="")
 
-    def pytest_sessionfinish(self, session, exitstatus):
-        self.sink.write({"event": "done", "exitstatus": int(exitstatus)})
+        def pytest_sessionfinish(session, exitstatus):
+            write({"event": "done", "exitstatus": int(exitstatus)})
+
+        self.pytest_collection_finish, self.pytest_runtest_protocol = pytest_collection_finish, pytest_runtest_protocol
+        self.pytest_pyfunc_call, self.pytest_runtest_logreport = pytest_pyfunc_call, pytest_runtest_logreport
+        self.pytest_sessionfinish = pytest_sessionfinish

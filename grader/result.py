@@ -1,14 +1,44 @@
 """What a grading returns: one result per test, per exercise and per submission, and how an
 exercise's points are shared between its tests. Plain data (no torch): the reports, the result
-files and batch grading read it without loading a model."""
+files and batch grading read it without loading a model.
+
+The texts that can come from the submission (a failure's message and traceback, an exercise's
+note) are made safe here, as they enter a result (`safe_text`), so that every report (the terminal,
+results.json, JUnit XML, the class report) shows them and none is broken or painted over by them."""
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
+
+# What no report may receive raw: C0 and C1 control characters (ESC, CR, NUL...: a terminal obeys
+# them, XML 1.0 forbids them), DEL, lone surrogates (not encodable as UTF-8) and U+FFFE/U+FFFF (not
+# XML characters). A multi-line text keeps its newlines and tabs; a one-line text keeps its tabs.
+_UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
+_UNSAFE_IN_A_LINE = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
+
+
+def safe_text(text: str, lines: bool = False) -> str:
+    """`text` with each unsafe character (see above) written as its Python escape: ESC as \\x1b,
+    a lone surrogate as \\udc80, and (unless `lines`) a newline as \\n."""
+    return (_UNSAFE if lines else _UNSAFE_IN_A_LINE).sub(lambda m: ascii(m.group())[1:-1], text)
+
+
+class _SafeText:
+    """Mixin of a result: the fields named in `_TEXTS` (name: may it hold several lines) go
+    through safe_text whenever they are set, by the constructor or later."""
+
+    _TEXTS: dict[str, bool] = {}
+
+    def __setattr__(self, name, value):
+        if name in self._TEXTS and isinstance(value, str):
+            value = safe_text(value, self._TEXTS[name])
+        super().__setattr__(name, value)
 
 
 @dataclass
-class TestResult:
+class TestResult(_SafeText):
     __test__ = False  # a result, not a test class for pytest to collect
+    _TEXTS = {"message": False, "detail": True}
 
     nodeid: str
     exercise: str
@@ -28,7 +58,9 @@ class TestResult:
 
 
 @dataclass
-class ExerciseResult:
+class ExerciseResult(_SafeText):
+    _TEXTS = {"note": False}
+
     name: str
     share: float
     tests: list[TestResult] = field(default_factory=list)

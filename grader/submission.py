@@ -31,10 +31,18 @@ class SubmissionImportError(Exception):
 
 def resolve_folder(path: str | Path | None) -> Path:
     folder = Path(path).expanduser().resolve() if path else EXERCISES_DIR
+    if folder.is_file():
+        raise KitError(f"submission '{path}' is a file; pass the folder that holds your exercise files "
+                       f"(e.g. {Path(path).parent or '.'})")
     if not folder.is_dir():
         raise KitError(f"submission folder '{path}' does not exist; pass a folder laid out like exercises/")
+    inner = folder / "exercises"
+    if (folder / "grader").is_dir() and (folder / "tests").is_dir():
+        raise KitError(f"'{path}' is a copy of the kit, not a submission; pass its exercises/ folder "
+                       f"({Path(path) / 'exercises'})")
     if not any(folder.glob("*.py")):
-        raise KitError(f"submission folder '{path}' has no .py files; pass a folder laid out like exercises/")
+        nested = f" (did you mean {Path(path) / 'exercises'}?)" if any(inner.glob("*.py")) else ""
+        raise KitError(f"submission folder '{path}' has no .py files{nested}; pass a folder laid out like exercises/")
     return folder
 
 

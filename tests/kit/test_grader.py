@@ -70,6 +70,8 @@ def test_min_score_fails_ci_below_threshold():
     (["--model", "tiny,default"], "--model takes one model to grade with, got 2 (tiny, default); grade once per model"),
     (["--device", "tpu"], "unknown device"),
     (["--submission", "no/such/folder"], "does not exist"),
+    (["--submission", str(EXERCISES_DIR / "sampling.py")], "is a file; pass the folder that holds your exercise files"),
+    (["--submission", str(REPO)], "is a copy of the kit, not a submission; pass its exercises/ folder"),
     (["--deadline", "0"], "--deadline must be a positive number of seconds, got 0"),
 ])
 def test_bad_options_are_one_line_and_exit_2(args, says):
@@ -77,6 +79,19 @@ def test_bad_options_are_one_line_and_exit_2(args, says):
     assert proc.returncode == 2
     assert proc.stderr.strip().count("\n") == 0 and says in proc.stderr
     assert proc.stderr.startswith("error: ")
+
+
+def test_a_folder_that_holds_the_exercises_is_pointed_at_them(tmp_path):
+    from grader import KitError
+    from grader.submission import resolve_folder
+
+    (tmp_path / "work" / "exercises").mkdir(parents=True)
+    shutil.copy(EXERCISES_DIR / "sampling.py", tmp_path / "work" / "exercises")
+    with pytest.raises(KitError, match=r"has no \.py files \(did you mean .*work/exercises\?\)"):
+        resolve_folder(tmp_path / "work")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(KitError, match=r"has no \.py files; pass a folder"):
+        resolve_folder(tmp_path / "empty")
 
 
 def test_json_and_junit_files_of_the_stubs(stubs_cli, outputs):

@@ -61,6 +61,15 @@ CASES = {
     "imports_reference_by_computed_name": Expect(ALL, "open the kit's file"),
     "reads_reference_source": Expect(ALL, "open the kit's file"),
     "loads_reference_with_ctypes": Expect(ALL, "load a C library"),
+    # What the guard compares with, its own check, the report's encoder, what the audit hook uses.
+    "blinds_guard_with_operator": Expect(ALL, "replaced operator.is_not"),
+    "blinds_guard_with_builtins": Expect(ALL, "replaced builtins.any"),
+    "replaces_guard_check": Expect(ALL, "added grader.guard.Guard.check"),
+    "rewrites_report_encoder": Expect(ALL, "replaced json.encoder.JSONEncoder.encode"),
+    "blinds_audit_hook_for_a_moment": Expect(ALL, "open the kit's file"),
+    # Terminal escapes, NUL and lone surrogates in its messages: every report escapes them
+    # (tests/kit/test_reports_escape.py checks each format).
+    "paints_fake_scores": Expect(ALL),
 }
 DETERMINISM = HERE / "wrong" / "tokenization" / "right_padding.py"
 
