@@ -333,6 +333,6 @@ def run_demo(impl: Submission, lm: models.LoadedModel, console: Console | None =
     if demo.plots:
         demo.console.print("Plots: " + ", ".join(escape(str(p)) for p in demo.plots), soft_wrap=True)
     if demo.skipped:
-        demo.console.print(f"{demo.skipped} part(s) could not run: each says why above. Fix the "
+        demo.console.print(f"{demo.skipped} skipped (a part, or one setting of a part): each line above says why. Fix the "
                            f"function it names (the task number says where), then run the demo again.")
     return demo

@@ -20,6 +20,7 @@ lines, and a test during which the submission changed what the tests rely on fai
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -31,7 +32,7 @@ from .cli import DEVICE_HELP, MODEL_HELP, SUBMISSION_HELP
 from .guard import Guard, install_audit_hook
 from .messages import describe_failure
 from .points import graded_tests
-from .submission import REPO, SOLUTIONS_DIR, Submission, SubmissionImportError, resolve_folder
+from .submission import REPO, SOLUTIONS_DIR, TESTS_DIR, Submission, SubmissionImportError, resolve_folder
 
 try:  # property tests: deterministic, no deadlines (the machines are shared and noisy)
     from hypothesis import settings
@@ -259,7 +260,16 @@ def expected(request, device) -> expectations.Expected:
 
 
 def pytest_sessionfinish(session, exitstatus):
-    """In record mode, write the recordings, but only when every test passed."""
+    """In record mode, write the recordings, but only when every test passed. A run that found no
+    test at all because it started outside the kit's folder (pytest -m sampling inside exercises/)
+    says where to run it."""
+    config = session.config
+    here = Path(config.invocation_params.dir)
+    if exitstatus == pytest.ExitCode.NO_TESTS_COLLECTED and config.args_source == config.ArgsSource.INVOCATION_DIR \
+            and here != config.rootpath:
+        print(f"\nno tests here: the kit's tests are in {os.path.relpath(TESTS_DIR, here)}; run pytest from the kit's "
+              f"folder ({os.path.relpath(config.rootpath, here)}), or pytest {os.path.relpath(TESTS_DIR, here)} "
+              f"-m {config.option.markexpr or '<exercise>'}", file=sys.stderr)
     recordings = session.config.stash.get(_RECORDINGS, None)
     if recordings is None or recordings.requested != "record":
         return

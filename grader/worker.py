@@ -57,6 +57,7 @@ def main() -> None:
         protocol.flush()
 
     say({"ready": True})
+    _become_subreaper()
     phases = {}
     try:
         started = time.monotonic()
@@ -77,6 +78,49 @@ def main() -> None:
         say({"error": str(err)})
     finally:
         scheduler.stop_all()
+        _end_strays(keep=set())
+
+
+def _become_subreaper() -> None:
+    """Linux: make the worker the subreaper of its test processes' descendants, so that a process a
+    submission started and left behind (in its own session, outside the test's process group,
+    started by any means, `_posixsubprocess.fork_exec` included) becomes the worker's child when its
+    parent ends, instead of init's, and `_end_strays` ends it before any result is reported."""
+    if not sys.platform.startswith("linux"):
+        return
+    import ctypes
+
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER
+    except (OSError, AttributeError):
+        pass
+
+
+def _children() -> list[int]:
+    """The worker's child processes (Linux /proc), zombies included."""
+    me, found = str(os.getpid()), []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            if stat.read_text().rsplit(")", 1)[1].split()[1] == me:
+                found.append(int(stat.parent.name))
+        except (OSError, IndexError, ValueError):
+            continue
+    return found
+
+
+def _end_strays(keep: set[int]) -> None:
+    """Kill and reap every child of the worker but the test processes in `keep`: what a test process
+    left behind, reparented to the worker (its subreaper). Until none is left, so that a stray
+    that forks while it dies ends too."""
+    if not sys.platform.startswith("linux"):
+        return
+    while strays := [pid for pid in _children() if pid not in keep]:
+        for pid in strays:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        for pid in strays:
+            with contextlib.suppress(ChildProcessError):
+                os.waitpid(pid, 0)
 
 
 def _preload(options: Options, classmates: int, phases: dict) -> dict[str, list[str]]:
@@ -187,6 +231,7 @@ class _Scheduler:
         queue = deque(_State(task=t, tmp=Path(tempfile.mkdtemp(prefix="textgen-grade-")), started=0.0)
                       for t in tasks)
         while queue or self.active:
+            _end_strays(keep={attempt.pid for attempt in self.active.values()})
             if self.out_of_time():
                 yield from self._wrap_up(queue)
                 return
@@ -208,6 +253,7 @@ class _Scheduler:
                     queue.appendleft(attempt.state)
                 else:
                     _remove_tree(attempt.state.tmp)
+                    _end_strays(keep={a.pid for a in self.active.values()})
                     yield attempt.state.task.index, result
 
     def stop_all(self) -> None:
@@ -242,6 +288,7 @@ class _Scheduler:
             elif attempt.collected:
                 attempt.state.cut = True
             states.append(attempt.state)
+        _end_strays(keep=set())
         states += queue
         queue.clear()
         by_exercise = None
@@ -354,7 +401,7 @@ class _Scheduler:
         """Score the task, or return None to run its remaining tests in a new test process."""
         state, name = attempt.state, attempt.state.task.exercise
         kind, value = attempt.status
-        output = attempt.log.read_text(errors="replace") if attempt.log.exists() else ""
+        output = _output_of(attempt.log)
         if state.collected is None and not state.forged:
             if kind == "exit" and value == 5:
                 raise KitError(f"no graded tests were found for exercise '{name}' in {self.options.tests_dir}")
@@ -431,6 +478,27 @@ def _collect_graded_tests(options: Options, files: dict | None = None) -> dict[s
     except Exception:  # noqa: BLE001 - without the list, each exercise still gets its note
         traceback.print_exc()
     return found
+
+
+OUTPUT_KEPT = 64 * 1024  # bytes of a test process's output read from each end of its log
+
+
+def _output_of(log: Path) -> str:
+    """What a test process printed (the worker reads it for a crash's last line), at most
+    OUTPUT_KEPT bytes of its start and of its end: a submission that prints gigabytes costs the
+    worker no memory."""
+    try:
+        with log.open("rb") as f:
+            size = os.fstat(f.fileno()).st_size
+            if size <= 2 * OUTPUT_KEPT:
+                return f.read().decode(errors="replace")
+            head = f.read(OUTPUT_KEPT)
+            f.seek(size - OUTPUT_KEPT)
+            tail = f.read(OUTPUT_KEPT)
+    except OSError:
+        return ""
+    return (head.decode(errors="replace") + f"\n[... {size - 2 * OUTPUT_KEPT} bytes left out ...]\n"
+            + tail.decode(errors="replace"))
 
 
 def _ended(pid: int) -> tuple | None:

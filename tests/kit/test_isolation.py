@@ -3,6 +3,8 @@ their score (tests/adversarial/, see its README): each one must get exactly the 
 and grading always completes. All of them are graded at once, with one exercise each (fast)."""
 from __future__ import annotations
 
+import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -70,6 +72,8 @@ CASES = {
     # Terminal escapes, NUL and lone surrogates in its messages: every report escapes them
     # (tests/kit/test_reports_escape.py checks each format).
     "paints_fake_scores": Expect(ALL),
+    # Correct code whose import leaves detached processes behind (test_no_process_outlives_its_test).
+    "outlives_the_test": Expect(lose=()),
 }
 DETERMINISM = HERE / "wrong" / "tokenization" / "right_padding.py"
 
@@ -85,9 +89,13 @@ def graded(tmp_path_factory):
     folders = {name: build(ADVERSARIAL / name, root / name) for name in CASES}
     for copy in ("determinism_1", "determinism_2"):  # one known-wrong implementation, graded twice
         folders[copy] = submission_with(root / copy, {"tokenization.py": DETERMINISM}, borrow=EXERCISE)
-    results = grade_many(list(folders.values()), model="tiny", device="cpu", exercises=[EXERCISE],
-                         timeout=TIMEOUT, memory_gb=MEMORY_GB, jobs=2)
-    return {name: result.exercise(EXERCISE) for name, result in zip(folders, results)}
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("TEXTGEN_KIT_STRAY_MARKER", str(root / "stray.log"))  # where outlives_the_test writes
+        results = grade_many(list(folders.values()), model="tiny", device="cpu", exercises=[EXERCISE],
+                             timeout=TIMEOUT, memory_gb=MEMORY_GB, jobs=2)
+    graded = {name: result.exercise(EXERCISE) for name, result in zip(folders, results)}
+    graded["stray.log"] = root / "stray.log"
+    return graded
 
 
 def test_every_case_has_a_folder_and_an_expectation():
@@ -124,3 +132,42 @@ def test_same_submission_same_score_twice(graded):
     assert [(t.nodeid, t.outcome, t.message) for t in first.tests] == \
            [(t.nodeid, t.outcome, t.message) for t in second.tests]
     assert first.earned == second.earned
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="finds the processes in /proc")
+def test_no_process_outlives_its_test(graded):
+    """outlives_the_test started five shells in sessions of their own, which write to a file for
+    20 s; the worker (their subreaper) ended them before it reported the exercise: once grading is
+    over, none is alive and the file grows no more."""
+    marker = graded["stray.log"]
+    assert marker.exists() and marker.read_text().startswith("started"), "the attack never ran"
+    alive = [p for p in Path("/proc").glob("[0-9]*/cmdline") if str(marker).encode() in _read(p)]
+    assert not alive, f"{len(alive)} processes the submission started outlived the grading"
+    size = marker.stat().st_size
+    time.sleep(1.5)
+    assert marker.stat().st_size == size, "something still writes to the file"
+
+
+def _read(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError:
+        return b""
+
+
+
+def test_the_worker_reads_only_the_ends_of_a_flood_of_output(tmp_path):
+    """A test process that prints gigabytes (its stdout goes to a log) costs the worker at most
+    2 * OUTPUT_KEPT bytes of memory: the start and the end, where a crash's last line is."""
+    from grader.worker import OUTPUT_KEPT, _output_of
+
+    log = tmp_path / "output-0.log"
+    with log.open("wb") as f:
+        f.write(b"first line\n" + b"x" * (20 * OUTPUT_KEPT) + b"\nSegmentation fault: the last line")
+    text = _output_of(log)
+    assert len(text) < 2 * OUTPUT_KEPT + 100
+    assert text.startswith("first line") and text.endswith("Segmentation fault: the last line")
+    assert f"[... {log.stat().st_size - 2 * OUTPUT_KEPT} bytes left out ...]" in text
+    small = tmp_path / "small.log"
+    small.write_text("all of it\n")
+    assert _output_of(small) == "all of it\n" and _output_of(tmp_path / "missing.log") == ""

@@ -61,3 +61,12 @@ def test_the_space_form_is_told_apart(args, inipath, rootpath, refused):
     folder = Path("/home/ada/sub")
     found = took_submission_for_a_test_folder(args, inipath and Path(inipath), Path(rootpath), folder)
     assert found is refused
+
+
+def test_pytest_inside_exercises_says_where_the_tests_are():
+    """A student's first try, in the folder they edit: pytest finds no test there (testpaths apply
+    only in the kit's folder) and says where to run it instead of a bare 'no tests ran'."""
+    proc = pytest_from(REPO / "exercises", "-m", "tokenization")
+    assert proc.returncode == 5
+    assert "no tests here: the kit's tests are in ../tests; run pytest from the kit's folder (..), or pytest " \
+           "../tests -m tokenization" in proc.stderr, proc.stderr[-2000:]

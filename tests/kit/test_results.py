@@ -681,3 +681,24 @@ def test_make_setup_installs_pypis_cuda_build_with_a_gpu_or_when_asked(tmp_path)
     assert code == 0 and commands == ["-m pip install --quiet torch==2.13.0+cpu"]
     code, commands, output = run_make_setup(tmp_path, gpu=False, TORCH_BUILD="rocm")
     assert code != 0 and not commands and "TORCH_BUILD must be auto, cpu or cuda, got 'rocm'" in output
+
+
+def test_what_to_fix_groups_one_test_function_with_one_hint_whatever_its_inputs(capsys):
+    """Seven texts, one mistake: one entry "(+6 more)" under the first message, not seven (the
+    messages differ only in the input they show); another hint of the same function, and another
+    function, stay entries of their own."""
+    hint = " - hint: return tokenizer(text)['input_ids'] as it is"
+    messages = [(f"test_encode_matches_tokenizer[default-{i}]", f"encode({i!r}): expected [1], got [1, 2]{hint}")
+                for i in range(7)]
+    messages += [("test_encode_matches_tokenizer[default-7]", "encode('x'): expected a list - hint: return a plain list"),
+                 ("test_decode_roundtrip[default-0]", f"decode([1]): expected 'a', got 'b'{hint}")]
+    ex = ExerciseResult(name="tokenization", share=10, tests=[
+        TestResult(nodeid=f"tests/test_tokenization.py::{name}", exercise="tokenization", weight=1, outcome="failed",
+                   message=message) for name, message in messages])
+    groups = ex.to_fix()
+    assert [(m, len(tests)) for m, tests in groups.items()] == [
+        (messages[0][1], 7), (messages[7][1], 1), (messages[8][1], 1)]
+    score(ex)
+    print_report(GradeResult(submission="exercises", model="tiny", device="cpu", exercises=[ex]))
+    out = capsys.readouterr().out
+    assert out.count("test_encode_matches_tokenizer") == 2 and "(+6 more)" in out
