@@ -36,6 +36,9 @@ from .points import SHARES, exercise_of, graded_tests, weight_of
 from .result import ExerciseResult, TestResult, score
 from .run import Options, Task, pytest_args
 
+# A spawned test process: its own temporary folder (its current folder, where `-c` would put it
+# first on sys.path) is never on sys.path, so that nothing planted there is imported.
+SPAWN_CODE = "import sys; sys.path.remove(''); from grader.child import spawned_child; spawned_child()"
 MAX_RESTARTS = 5  # per exercise: restarts after a crash, an exit or a hang
 STARTUP_LIMIT = 600  # seconds for a test process to load and collect its tests
 
@@ -44,6 +47,10 @@ def main() -> None:
     """The worker process: read the options and tasks on stdin, run them, print one JSON line per
     finished exercise."""
     config = json.loads(sys.stdin.read())
+    # `-c` put the current folder first on sys.path; each forked test process works in its own
+    # temporary folder, where nothing may be imported from (the kit comes from PYTHONPATH).
+    while "" in sys.path:
+        sys.path.remove("")
     protocol = os.fdopen(os.dup(1), "w", encoding="utf-8")
     os.dup2(2, 1)  # whatever gets printed while grading goes to stderr, never into the protocol
     options = Options(**config["options"])
@@ -75,10 +82,10 @@ def main() -> None:
         for index, result in scheduler.run(tasks):
             say({"task": index, "result": asdict(result)})
     except KitError as err:
+        scheduler.clean_up()  # first: the caller stops this process once it reads the error
         say({"error": str(err)})
     finally:
-        scheduler.stop_all()
-        _end_strays(keep=set())
+        scheduler.clean_up()
 
 
 def _become_subreaper() -> None:
@@ -217,6 +224,7 @@ class _Scheduler:
         self.options = options
         self.files: dict[str, list[str]] = {}  # exercise -> the test files that hold its tests
         self.active: dict[int, _Attempt] = {}
+        self.folders: list[Path] = []  # every task's temporary folder
         self.stop_requested = False
 
     def request_stop(self) -> None:
@@ -228,8 +236,10 @@ class _Scheduler:
 
     def run(self, tasks: list[Task]):
         """Yield (task index, ExerciseResult) as each task ends."""
+        # mkdtemp: a private folder (mode 0700) per task; main() removes them all, whatever happened
         queue = deque(_State(task=t, tmp=Path(tempfile.mkdtemp(prefix="textgen-grade-")), started=0.0)
                       for t in tasks)
+        self.folders = [state.tmp for state in queue]
         while queue or self.active:
             _end_strays(keep={attempt.pid for attempt in self.active.values()})
             if self.out_of_time():
@@ -259,6 +269,14 @@ class _Scheduler:
     def stop_all(self) -> None:
         for attempt in self.active.values():
             _kill_group(attempt.pid)
+
+    def clean_up(self) -> None:
+        """Stop every test process and whatever they left behind, and remove every task's temporary
+        folder, also after an abort."""
+        self.stop_all()
+        _end_strays(keep=set())
+        for folder in self.folders:
+            _remove_tree(folder)
 
     # -- out of time (--deadline, or SIGTERM)
 
@@ -336,7 +354,7 @@ class _Scheduler:
         else:
             with log.open("wb") as out:
                 popen = subprocess.Popen(
-                    [sys.executable, "-c", "from grader.child import spawned_child; spawned_child()",
+                    [sys.executable, "-c", SPAWN_CODE,
                      json.dumps({"args": args, "options": asdict(self.options)})],
                     pass_fds=(key_r, report_w), stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
                     cwd=state.tmp, start_new_session=True)

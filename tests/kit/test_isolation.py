@@ -171,3 +171,20 @@ def test_the_worker_reads_only_the_ends_of_a_flood_of_output(tmp_path):
     small = tmp_path / "small.log"
     small.write_text("all of it\n")
     assert _output_of(small) == "all of it\n" and _output_of(tmp_path / "missing.log") == ""
+
+
+def test_an_aborted_grading_leaves_no_temporary_folder(tmp_path, monkeypatch):
+    """A grading that stops with an error (here: a tests folder without graded tests) still removes
+    every task's temporary folder; each was private (mkdtemp: mode 0700)."""
+    from grader import KitError
+    from grader.submission import EXERCISES_DIR
+
+    temp = tmp_path / "tmp"
+    temp.mkdir()
+    monkeypatch.setenv("TMPDIR", str(temp))
+    (tmp_path / "tests").mkdir()
+    (tmp_path / "tests" / "test_nothing.py").write_text("def test_nothing():\n    pass\n")
+    with pytest.raises(KitError, match="no graded tests were found"):
+        grade_many([EXERCISES_DIR], model="tiny", device="cpu", exercises=["tokenization", "sampling"],
+                   tests_dir=str(tmp_path / "tests"))
+    assert not list(temp.glob("textgen-grade-*"))

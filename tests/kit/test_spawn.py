@@ -27,6 +27,8 @@ PROBE = '''
 import os as _os, sys as _sys
 with open(_os.environ["TEXTGEN_KIT_SPAWN_PROBE"], "a") as _probe:
     _probe.write(("spawned" if len(_sys.argv) > 1 else "forked") + "\\n")
+    if "" in _sys.path or _os.getcwd() in _sys.path:  # its temporary folder, where a classmate could plant files
+        _probe.write("cwd-on-sys.path\\n")
 '''
 
 
