@@ -240,8 +240,11 @@ class _Scheduler:
         queue = deque(_State(task=t, tmp=Path(tempfile.mkdtemp(prefix="textgen-grade-")), started=0.0)
                       for t in tasks)
         self.folders = [state.tmp for state in queue]
+        scanned = 0.0
         while queue or self.active:
-            _end_strays(keep={attempt.pid for attempt in self.active.values()})
+            if time.monotonic() - scanned > 0.5:  # a scan of /proc: twice a second, and before each result
+                _end_strays(keep={attempt.pid for attempt in self.active.values()})
+                scanned = time.monotonic()
             if self.out_of_time():
                 yield from self._wrap_up(queue)
                 return
