@@ -88,6 +88,25 @@ def members() -> list[tuple[Path, str]]:
     return [(path, name) for name, path in sorted(found.items())]
 
 
+def check_stubs(folder: Path) -> None:
+    """Refuse to release an exercises/ folder in which a public function is no longer a stub (its
+    body does not end by raising NotImplementedError), e.g. after the instructor tried the
+    exercises in the kit's own copy: the release would hand out the answer."""
+    import ast
+
+    for path in sorted(Path(folder).glob("*.py")):
+        for node in ast.parse(path.read_text(encoding="utf-8")).body:
+            if not isinstance(node, ast.FunctionDef) or node.name.startswith("_"):
+                continue
+            last = node.body[-1]
+            call = getattr(last, "exc", None)
+            name = getattr(getattr(call, "func", call), "id", None)
+            if not (isinstance(last, ast.Raise) and name == "NotImplementedError"):
+                raise KitError(f"{path.name}: {node.name}() is not a stub (it does not end by raising "
+                               f"NotImplementedError), so the release would hand out an answer; restore the "
+                               f"stubs first (git checkout exercises/)")
+
+
 def release(out: Path, hint_levels: int = DEFAULT_HINT_LEVELS) -> list[str]:
     """Write the student release to `out` (which must not exist or be empty); the files written.
     `hint_levels`: the levels of hints it holds (grader/hints.py: level 3 is nearly the answer)."""
@@ -98,6 +117,7 @@ def release(out: Path, hint_levels: int = DEFAULT_HINT_LEVELS) -> list[str]:
         raise KitError(f"'{out}' already exists and is not an empty folder; give a new folder")
     if REPO in (out, *out.parents):
         raise KitError(f"'{out}' is inside the kit; write the release outside it (e.g. ../textgen-release)")
+    check_stubs(REPO / "exercises")
     written = []
     for path, name in members():
         target = out / name

@@ -112,3 +112,17 @@ def test_release_refuses_a_folder_that_is_not_empty(tmp_path):
     (tmp_path / "something.txt").write_text("mine")
     proc = run_in(REPO, "-m", "grader", "release", str(tmp_path))
     assert proc.returncode == 2 and proc.stderr.startswith("error: ") and "not an empty folder" in proc.stderr
+
+
+def test_release_refuses_exercises_that_are_no_longer_stubs(tmp_path):
+    """An instructor who tried the exercises in the kit's own exercises/ must not hand the answers
+    out: the release checks that every public function there still raises NotImplementedError."""
+    from grader import KitError
+    from grader.release import check_stubs
+    from grader.submission import EXERCISES_DIR, SOLUTIONS_DIR
+
+    check_stubs(EXERCISES_DIR)
+    shutil.copytree(EXERCISES_DIR, tmp_path / "exercises")
+    shutil.copy(SOLUTIONS_DIR / "tokenization.py", tmp_path / "exercises" / "tokenization.py")
+    with pytest.raises(KitError, match=r"tokenization.py: encode\(\) is not a stub"):
+        check_stubs(tmp_path / "exercises")
