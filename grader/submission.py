@@ -25,6 +25,12 @@ SOLUTIONS_DIR = REPO / "solutions"
 TESTS_DIR = REPO / "tests"
 
 
+def has_reference() -> bool:
+    """Whether this copy of the kit holds the reference solutions: solutions/ with the exercises'
+    modules (a student release has none; an empty or half-copied solutions/ folder is not one)."""
+    return all((SOLUTIONS_DIR / f"{name}.py").is_file() for name in EXERCISES)
+
+
 class SubmissionImportError(Exception):
     """The submission's module could not be imported (one line, for the student)."""
 
@@ -137,6 +143,10 @@ class Submission:
         try:
             loaded = importlib.import_module(f"{self.package}.{module}")
         except BaseException as err:  # SyntaxError, ImportError, SystemExit at import time...
+            if isinstance(err, ModuleNotFoundError) and (err.name or "").split(".")[0] == "solutions":
+                # a name built at run time; the reference is not there (grader/sandbox.py hides it)
+                raise SubmissionImportError(f"{path.name} imports the reference solutions: write your own code "
+                                            f"(importing solutions scores zero)") from None
             where = ""
             frames = [f for f in traceback.extract_tb(err.__traceback__) if f.filename == str(path)]
             if isinstance(err, SyntaxError) and err.lineno:

@@ -22,7 +22,7 @@ from collections import deque
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from . import KitError, devices, messages
+from . import KitError, devices, messages, sandbox
 from .channel import Reader, new_key
 from .child import forked_child, load_model
 from .messages import (
@@ -64,6 +64,7 @@ def main() -> None:
         protocol.flush()
 
     say({"ready": True})
+    isolated = sandbox.prepare_worker()  # before torch starts any thread
     _become_subreaper()
     phases = {}
     try:
@@ -76,8 +77,12 @@ def main() -> None:
             "fork" if sys.platform.startswith("linux") and target.type == "cpu" else "spawn")
         say({"device": str(target)})
         tasks = [Task(**t) for t in config["tasks"]]
+        if not isolated:
+            scheduler.watch = _watch(options, tasks)
         if options.isolation == "fork":
             scheduler.files = _preload(options, len({task.submission for task in tasks}), phases)
+        elif options.extra_tests:  # the instructor's tests, checked once here (the fork path's preload does)
+            _collect_graded_tests(options)
         say({"phases": phases})
         for index, result in scheduler.run(tasks):
             say({"task": index, "result": asdict(result)})
@@ -101,6 +106,18 @@ def _become_subreaper() -> None:
         ctypes.CDLL(None, use_errno=True).prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER
     except (OSError, AttributeError):
         pass
+
+
+def _watch(options: Options, tasks: list[Task]) -> sandbox.Watch:
+    """What no test process may change, watched where no namespace makes it read-only."""
+    import sysconfig
+
+    from . import models
+    from .submission import REPO, SOLUTIONS_DIR
+
+    return sandbox.Watch([REPO / "grader", REPO / "pyproject.toml", SOLUTIONS_DIR, options.tests_dir,
+                          options.extra_tests, models.cache_root(), *sorted({t.submission for t in tasks})],
+                         packages={sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]})
 
 
 def _children() -> list[int]:
@@ -217,6 +234,7 @@ class _Attempt:
     collected: bool = False
     killed: str = ""  # why the worker stopped it
     status: tuple | None = None  # ("exit", code) or ("signal", number)
+    status_fd: int | None = None  # with a PID namespace: where its init writes the test's status
 
 
 class _Scheduler:
@@ -225,6 +243,8 @@ class _Scheduler:
         self.files: dict[str, list[str]] = {}  # exercise -> the test files that hold its tests
         self.active: dict[int, _Attempt] = {}
         self.folders: list[Path] = []  # every task's temporary folder
+        self.tasks: list[Task] = []
+        self.watch: sandbox.Watch | None = None  # without namespaces: what must not change
         self.stop_requested = False
 
     def request_stop(self) -> None:
@@ -240,6 +260,7 @@ class _Scheduler:
         queue = deque(_State(task=t, tmp=Path(tempfile.mkdtemp(prefix="textgen-grade-")), started=0.0)
                       for t in tasks)
         self.folders = [state.tmp for state in queue]
+        self.tasks = tasks
         scanned = 0.0
         while queue or self.active:
             if time.monotonic() - scanned > 0.5:  # a scan of /proc: twice a second, and before each result
@@ -267,7 +288,25 @@ class _Scheduler:
                 else:
                     _remove_tree(attempt.state.tmp)
                     _end_strays(keep={a.pid for a in self.active.values()})
+                    self._check_unchanged(attempt.state, result)
                     yield attempt.state.task.index, result
+
+    def _check_unchanged(self, state: _State, result: ExerciseResult) -> None:
+        """Without namespaces: a task during which a file the grading depends on changed scores 0,
+        its note naming the files (its own submission's excepted: it can only harm itself)."""
+        if self.watch is None:
+            return
+        own = state.task.submission + os.sep
+        changed = [path for path in self.watch.changed() if not path.startswith(own)]
+        if not changed:
+            return
+        beside = len(self.active)  # test processes that ran at the same time: suspects too
+        result.note = (f"tampering: while its tests ran, files the grading depends on changed "
+                       f"({', '.join(changed[:3])}{', ...' if len(changed) > 3 else ''}): 0 points"
+                       + (f" (or one of the {beside} test processes running beside it did)" if beside else ""))
+        for test in result.tests:
+            test.outcome, test.message = "failed", result.note
+        score(result)
 
     def stop_all(self) -> None:
         for attempt in self.active.values():
@@ -293,7 +332,7 @@ class _Scheduler:
                 _kill_group(attempt.pid)
                 stop_waiting = time.monotonic() + 10
                 while attempt.status is None and time.monotonic() < stop_waiting:
-                    attempt.status = _ended(attempt.pid)
+                    attempt.status = _status_of(attempt)
                     time.sleep(0 if attempt.status else 0.02)
                 if attempt.popen is not None:
                     attempt.popen.returncode = -1  # reaped by _ended
@@ -350,25 +389,51 @@ class _Scheduler:
         log = state.tmp / f"output-{state.restarts}.log"
         args = self._test_process_args(state.task, f"{key_r},{report_w}", skip)
         popen = None
+        status_r, status_w = os.pipe() if sandbox.available() else (None, None)
+        box = self._sandbox(state, status_w)
         if self.options.isolation == "fork":
-            pid = os.fork()
-            if pid == 0:
-                forked_child(args, (key_r, report_w), log, self.options)  # never returns
+            with sandbox.new_pid_namespace():
+                pid = os.fork()
+                if pid == 0:
+                    forked_child(args, (key_r, report_w), log, self.options, box)  # never returns
         else:
-            with log.open("wb") as out:
+            config = {"args": args, "options": asdict(self.options),
+                      "sandbox": {"writable": str(box.writable), "hide": [str(p) for p in box.hide],
+                                  "keep": [str(p) for p in box.keep], "private": [str(p) for p in box.private],
+                                  "replace_dev": box.replace_dev, "status_fd": status_w}}
+            with log.open("wb") as out, sandbox.new_pid_namespace():
                 popen = subprocess.Popen(
-                    [sys.executable, "-c", SPAWN_CODE,
-                     json.dumps({"args": args, "options": asdict(self.options)})],
-                    pass_fds=(key_r, report_w), stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+                    [sys.executable, "-c", SPAWN_CODE, json.dumps(config)],
+                    pass_fds=tuple(fd for fd in (key_r, report_w, status_w) if fd is not None),
+                    stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
                     cwd=state.tmp, start_new_session=True)
             pid = popen.pid
         os.close(key_r)
         os.close(report_w)
+        if status_w is not None:
+            os.close(status_w)
         os.write(key_w, key)  # KEY_BYTES always fit in the pipe: never blocks
         os.close(key_w)
         os.set_blocking(report_r, False)
         return _Attempt(state=state, reader=Reader(key), fd=report_r, pid=pid, log=log, popen=popen,
-                        last=time.monotonic())
+                        last=time.monotonic(), status_fd=status_r)
+
+    def _sandbox(self, state: _State, status_fd: int | None) -> sandbox.Sandbox:
+        """The namespaces of the task's test process: it writes its own temporary folder only, and
+        sees neither the classmates' submissions nor the other gradings' temporary folders (the
+        kit, its tests, the environment and the model stay visible, where they lie there too).
+        `status_fd`: where its PID namespace's init writes how it ended."""
+        from . import models
+        from .submission import REPO
+
+        own = Path(state.task.submission)
+        others = sorted({Path(t.submission) for t in self.tasks} - {own})
+        keep = [own, REPO, Path(self.options.tests_dir), *([Path(self.options.extra_tests)] if self.options.extra_tests
+                                                          else []),
+                Path(sys.prefix), Path(sys.base_prefix), models.cache_root()]
+        return sandbox.Sandbox(writable=state.tmp, hide=others, keep=keep,
+                               private={Path("/tmp"), Path("/var/tmp"), Path(tempfile.gettempdir())},
+                               replace_dev=devices.resolve(self.options.device).type == "cpu", status_fd=status_fd)
 
     def _test_process_args(self, task: Task, channel: str, skip: Path) -> list[str]:
         o = self.options
@@ -377,7 +442,9 @@ class _Scheduler:
         args = _graded_run(o, "-m", f"{task.exercise} and points", "-q", "--tb=native",
                            "-p", "no:randomly", "-p", "no:unraisableexception", "-p", "no:threadexception",
                            f"--submission={task.submission}", f"--grader-channel={channel}", f"--grader-skip={skip}",
-                           f"--timeout={o.timeout}", "--timeout-disable-debugger-detection", files=self.files.get(task.exercise))
+                           f"--timeout={o.timeout}", "--timeout-disable-debugger-detection",
+                           "-p", "no:cacheprovider",  # nothing to write in the kit's folder
+                           files=self.files.get(task.exercise))
         if o.extra_tests:
             args.append(f"--grader-hidden={o.extra_tests}")
         return args
@@ -408,7 +475,7 @@ class _Scheduler:
 
     def _poll(self, attempt: _Attempt) -> None:
         """Notice that the test process ended, or stop it when it hangs."""
-        attempt.status = _ended(attempt.pid)
+        attempt.status = _status_of(attempt)
         if attempt.status is not None:
             if attempt.popen is not None:
                 attempt.popen.returncode = -1  # reaped by _ended
@@ -498,6 +565,11 @@ def _collect_graded_tests(options: Options, files: dict | None = None) -> dict[s
             pytest.main(args, plugins=[Collector()])
     except Exception:  # noqa: BLE001 - without the list, each exercise still gets its note
         traceback.print_exc()
+    unmarked = [test["nodeid"] for test in found.pop(None, [])]
+    if unmarked:  # it would never run: each test process runs `-m "<exercise> and points"`
+        raise KitError(f"{unmarked[0]}{f' (and {len(unmarked) - 1} more)' if len(unmarked) > 1 else ''} has "
+                       f"@pytest.mark.points but no exercise marker, so no exercise would grade it: add one "
+                       f"(@pytest.mark.sampling, or pytestmark = pytest.mark.<exercise> in the module)")
     return found
 
 
@@ -520,6 +592,18 @@ def _output_of(log: Path) -> str:
         return ""
     return (head.decode(errors="replace") + f"\n[... {size - 2 * OUTPUT_KEPT} bytes left out ...]\n"
             + tail.decode(errors="replace"))
+
+
+def _status_of(attempt: _Attempt) -> tuple | None:
+    """How the attempt's test process ended (see `_ended`), None while it runs. With a PID
+    namespace, the process the worker started is the namespace's init, which says how the test
+    process it forked ended."""
+    status = _ended(attempt.pid)
+    if status is not None and attempt.status_fd is not None:
+        status = sandbox.read_status(attempt.status_fd) or status
+        os.close(attempt.status_fd)
+        attempt.status_fd = None
+    return status
 
 
 def _ended(pid: int) -> tuple | None:

@@ -29,7 +29,7 @@ from grader.report import print_report
 from grader.result import ExerciseResult, GradeResult, TestResult, score
 from grader.results import gradescope, junit
 from grader.run import grade
-from grader.submission import REPO, SOLUTIONS_DIR
+from grader.submission import EXERCISES_DIR, REPO, SOLUTIONS_DIR
 
 pytestmark = pytest.mark.kit
 
@@ -102,6 +102,19 @@ def test_gradescope_results_use_the_documented_fields(graded):
     assert {"python", "torch", "transformers", "textgen-kit"} <= set(extra["versions"])
     failed = [t for t in results["tests"] if t["status"] == "failed"]
     assert failed and all(t["output"] and t["output"] != "passed" for t in failed)
+
+
+def test_a_hidden_test_without_an_exercise_marker_is_refused_in_one_line(tmp_path):
+    """Without its exercise marker a hidden test would never run (each test process runs one exercise's
+    tests): the grading stops with one line that names it, instead of leaving it out without a word."""
+    from grader import KitError
+
+    (tmp_path / "test_hidden_unmarked.py").write_text(HIDDEN_TEST.replace("pytestmark = pytest.mark.tokenization", ""))
+    with pytest.raises(KitError) as err:
+        grade(EXERCISES_DIR, model="tiny", device="cpu", exercises=["tokenization"], extra_tests=tmp_path)
+    message = str(err.value)
+    assert "test_hidden_unmarked.py::test_hidden_encode_other_prompts[tiny-Seen by nobody] (and 1 more) has @pytest.mark.points but no exercise " \
+           "marker" in message and "\n" not in message, message
 
 
 def test_hidden_tests_are_graded_and_marked_hidden(graded):
@@ -284,7 +297,10 @@ def test_run_autograder_writes_the_results_after_the_submission_tried(autograder
         (SOLUTIONS_DIR / "tokenization.py").read_text() + "\n\n" +
         "import json as _json, os as _os\n"
         "_path = _os.path.join(_os.environ.get('AUTOGRADER_ROOT', '/autograder'), 'results', 'results.json')\n"
-        "_json.dump({'score': 1000, 'tests': []}, open(_path, 'w'))\n")
+        "try:\n"
+        "    _json.dump({'score': 1000, 'tests': []}, open(_path, 'w'))\n"
+        "except OSError:  # read-only there, where the test process runs in namespaces (grader/sandbox.py)\n"
+        "    pass\n")
     results = run_autograder(autograder_source, submission)
     check_documented(results)
     assert results["score"] == pytest.approx(10), "full marks in tokenization, the grader's own figure"

@@ -40,7 +40,8 @@ with open(_os.environ["TEXTGEN_KIT_SPAWN_PROBE"], "a") as _probe:
 SPAWN_CASES = ("prints_and_warns", "raises_at_import", "os_exit_at_import", "os_exit_in_function",
                "segfault_in_function", "loop_ignores_timeout", "runaway_memory", "forges_results_channel",
                "hunts_key_with_gc", "kills_grader", "ships_kit_files", "imports_reference",
-               "reads_reference_source", "patches_checks")
+               "reads_reference_source", "patches_checks", "reads_classmates_and_secrets",
+               "plants_in_classmates_temp_folders", "floods_output")
 
 
 def test_every_spawn_case_is_an_adversarial_case():
@@ -54,15 +55,17 @@ def spawned(tmp_path_factory):
     folders = {name: isolation.build(isolation.ADVERSARIAL / name, root / name) for name in SPAWN_CASES}
     probe = (SOLUTIONS_DIR / "tokenization.py").read_text() + PROBE
     folders["probe"] = submission_with(root / "probe", {"tokenization.py": probe})
+    # in the probe's own folder, which its test process sees read-only: a pipe is still writable there
+    fifo = isolation.Fifo(folders["probe"] / "probe.fifo")
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("TEXTGEN_KIT_ISOLATION", "spawn")
-        patch.setenv("TEXTGEN_KIT_SPAWN_PROBE", str(root / "probe.log"))
+        patch.setenv("TEXTGEN_KIT_SPAWN_PROBE", str(fifo.path))
         results = grade_many(list(folders.values()), model="tiny", device="cpu", exercises=[isolation.EXERCISE],
                              timeout=isolation.TIMEOUT, memory_gb=isolation.MEMORY_GB, jobs=2)
         reference, stubs = grade_many([SOLUTIONS_DIR, EXERCISES_DIR], model="tiny", device="cpu", jobs=2)
     cases = {name: result.exercise(isolation.EXERCISE) for name, result in zip(folders, results)}
     return {"cases": cases, "reference": reference, "stubs": stubs,
-            "probe": (root / "probe.log").read_text().split() if (root / "probe.log").exists() else []}
+            "probe": [line for _, line in fifo.lines]}
 
 
 def test_the_test_processes_were_spawned(spawned):
