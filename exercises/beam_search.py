@@ -49,7 +49,8 @@ def beam_search(model, tokenizer, prompt: str, max_new_tokens: int, num_beams: i
            best `keep = max(2, 1 + number of EOS ids) * num_beams` of `totals.flatten()` with
            `topk` (the beam is `index // vocab`, the token `index % vocab`);
         3. a candidate ENDS if its token is an EOS id (`model.generation_config.eos_token_id`, an
-           int or a list, as in Task 4) or if this is step `max_new_tokens`. Among the best
+           int or a list, as in Task 4; None: no EOS id, only the last step ends a candidate, and
+           `keep = 2 * num_beams`) or if this is step `max_new_tokens`. Among the best
            `num_beams` candidates (not all `keep`), each one that ends becomes a hypothesis with
            score `its sum / length ** length_penalty`, length = its number of new tokens, EOS
            included; keep the best `num_beams` hypotheses. Skip this when `early_stopping` is
@@ -97,6 +98,8 @@ def beam_search(model, tokenizer, prompt: str, max_new_tokens: int, num_beams: i
     Checked by: pytest -m beam_search
         tests/test_beam_search.py::test_beam_search_matches_reference
         tests/test_beam_search.py::test_beam_search_beams_end_at_different_steps
+        tests/test_beam_search.py::test_beam_search_bookkeeping_decides_which_sequences_finish
+        tests/test_beam_search.py::test_beam_search_without_an_eos_id_runs_to_max_new_tokens
         tests/test_beam_search.py::test_beam_search_scores_are_length_normalised_log_probs
         tests/test_beam_search.py::test_beam_search_returns_best_first
         tests/test_beam_search.py::test_beam_search_one_beam_is_greedy

@@ -1,6 +1,9 @@
 """Task 4: greedy and sampled decoding, written as a loop over the model's forward pass.
 
 Do NOT call `model.generate` here (the grader checks): the point is to write the loop yourself.
+Nor transformers' logits warpers and processors (`TemperatureLogitsWarper`, `TopKLogitsWarper`,
+`TopPLogitsWarper`, `RepetitionPenaltyLogitsProcessor`): use your own functions from Task 3
+(the grader refuses those classes here too).
 
 The loop: the first forward pass reads the whole prompt; each later pass reads only the newest
 token, because the KV cache remembers the keys and values of everything read before. In
@@ -18,7 +21,8 @@ does. It comes first: the temperature, top-k and top-p work on the penalised log
 End of sequence: stop on the ids `generate()` stops on, `model.generation_config.eos_token_id`
 (an int or a list of ints; for SmolLM2 it is 2, "<|im_end|>"). The padding id written after a
 row has finished is `model.generation_config.pad_token_id`, else the tokenizer's pad id, else
-the first EOS id.
+the first EOS id. When `model.generation_config.eos_token_id` is None there is NO EOS: run to
+`max_new_tokens`, as generate() does (it never falls back to the tokenizer's EOS token).
 
 Run the tests for this task with: pytest -m decoding
 """
@@ -65,6 +69,7 @@ def greedy_decode(model, tokenizer, prompt: str, max_new_tokens: int, *,
         tests/test_decoding.py::test_greedy_decode_matches_reference
         tests/test_decoding.py::test_greedy_decode_is_deterministic
         tests/test_decoding.py::test_greedy_decode_stops_after_eos
+        tests/test_decoding.py::test_greedy_decode_without_an_eos_id_runs_to_max_new_tokens
         tests/test_decoding.py::test_greedy_decode_respects_max_new_tokens
         tests/test_decoding.py::test_greedy_decode_zero_new_tokens
         tests/test_decoding.py::test_greedy_decode_bad_input_raises
@@ -125,6 +130,7 @@ def sample_decode(model, tokenizer, prompt: str, max_new_tokens: int, temperatur
         tests/test_decoding.py::test_sample_decode_matches_reference
         tests/test_decoding.py::test_sample_decode_rows_finish_at_different_times
         tests/test_decoding.py::test_sample_decode_returns_num_samples_lists
+        tests/test_decoding.py::test_sample_decode_without_an_eos_id_runs_to_max_new_tokens
         tests/test_decoding.py::test_sample_decode_same_seed_same_output
         tests/test_decoding.py::test_sample_decode_different_seeds_differ
         tests/test_decoding.py::test_sample_decode_higher_temperature_is_more_diverse

@@ -81,6 +81,7 @@ def continuation_logprobs(model, tokenizer, prompt: str, continuation_ids) -> to
         tests/test_logprobs.py::test_continuation_logprobs_matches_reference
         tests/test_logprobs.py::test_continuation_logprobs_equal_each_steps_log_softmax
         tests/test_logprobs.py::test_continuation_logprobs_are_at_most_zero
+        tests/test_logprobs.py::test_continuation_logprobs_returns_float32_on_the_model_device
         tests/test_logprobs.py::test_continuation_logprobs_one_forward_pass
         tests/test_logprobs.py::test_continuation_logprobs_empty_continuation
         tests/test_logprobs.py::test_continuation_logprobs_empty_prompt_raises

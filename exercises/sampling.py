@@ -3,6 +3,12 @@
 Every function works over the LAST dimension, so it handles `[vocab]` and `[batch, vocab]` alike,
 and none may change its input in place (return a new tensor: `masked_fill`, not `masked_fill_`).
 
+Write each function with torch operations yourself. transformers' logits warpers and processors
+(`TemperatureLogitsWarper`, `TopKLogitsWarper`, `TopPLogitsWarper`,
+`RepetitionPenaltyLogitsProcessor`) are off limits: they are what these functions are checked
+against, and a test in which your code calls one of them fails ("write your own code for this
+step"). torch's own functions (`torch.softmax`, `torch.topk`, `torch.multinomial`...) are fine.
+
 Run the tests for this task with: pytest -m sampling
 """
 from __future__ import annotations
@@ -74,7 +80,8 @@ def entropy(probs: torch.Tensor) -> torch.Tensor:
 def top_k_filter(logits: torch.Tensor, k: int) -> torch.Tensor:
     """Keep the `k` largest logits of each row and set all the others to -inf.
 
-    Must give the same result as transformers' `TopKLogitsWarper(k)` (min_tokens_to_keep=1).
+    Must give the same result as transformers' `TopKLogitsWarper(k)` (min_tokens_to_keep=1); do not
+    call it (see the module docstring: the grader refuses it).
 
     Pitfalls:
         - Ties: every token whose logit EQUALS the k-th largest stays, so a row may keep more
@@ -108,7 +115,8 @@ def top_p_filter(logits: torch.Tensor, p: float) -> torch.Tensor:
     """Nucleus filter: keep the smallest set of most likely tokens whose probability reaches `p`.
 
     Must give the same result as transformers' `TopPLogitsWarper(p)` (min_tokens_to_keep=1),
-    ties and totals that land exactly on p included.
+    ties and totals that land exactly on p included; do not call it (see the module docstring: the
+    grader refuses it).
 
     Pitfalls:
         - The token whose probability makes the total CROSS p is kept: with probabilities
@@ -189,7 +197,8 @@ def sample_next_token(logits: torch.Tensor, temperature: float, generator: torch
 def repetition_penalty(logits: torch.Tensor, generated_ids, penalty: float) -> torch.Tensor:
     """Make every token already in the sequence less likely, as generate(repetition_penalty=...).
 
-    Must give the same result as transformers' `RepetitionPenaltyLogitsProcessor(penalty)`.
+    Must give the same result as transformers' `RepetitionPenaltyLogitsProcessor(penalty)`; do not
+    call it (see the module docstring: the grader refuses it).
 
     What to compute, for each row and each token id seen in that row (each id once, however often
     it occurs):

@@ -49,6 +49,9 @@ def tokens(tokenizer, text: str) -> list[str]:
 def decode(tokenizer, ids: list[int]) -> str:
     """Turn ids back into text, as `tokenizer.decode(ids)` does (special tokens kept).
 
+    Returns:
+        A Python `str`: all ids decoded together, special tokens such as "<|im_end|>" included.
+
     Checked by: pytest -m tokenization
         tests/test_tokenization.py::test_decode_round_trip
         tests/test_tokenization.py::test_decode_matches_tokenizer

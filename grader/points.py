@@ -1,7 +1,8 @@
 """Points: one home for each exercise's share of the 100 points, and for reading a test's weight.
 
 Inside an exercise, each graded test declares its weight next to it with
-``@pytest.mark.points(n)``; a test earns ``share * n / (sum of the weights in its exercise)``.
+``@pytest.mark.points(n)``; a test earns ``share * n / (sum of the weights in its exercise)``,
+but that a broken rule costs at least a floor of the share (grader/result.py, `score`).
 """
 
 # Exercise module -> share of 100 (reflects difficulty). Order is the order students work in.
@@ -49,3 +50,4 @@ def graded_tests(items, hidden_dir: str | None = None) -> list[dict]:
     return [{"nodeid": item.nodeid, "exercise": exercise_of(item), "weight": weight_of(item),
              "hidden": hidden is not None and hidden in Path(str(item.path)).resolve().parents}
             for item in items if weight_of(item) is not None]
+

@@ -143,13 +143,57 @@ def allocate(share: float, weights: list[float]) -> list[float]:
     return [part / POINT_UNITS for part in parts]
 
 
+# A broken documented rule costs at least FLOOR of its exercise's share. A rule is one graded test
+# function: all its parametrized cases are that rule. In proportion to the weights alone, one failed
+# case of a rule with many cases (decode skipping special tokens: 1 of 27 tokenization cases) would
+# cost a few hundredths of the 100 points. FLOOR = 5%: 0.5 of tokenization's 10 points, 1 of
+# sampling's 20, 1.25 of decoding's 25 (docs/grader.md, "How points are shared").
+FLOOR = 0.05
+
+
+def rule_of(nodeid: str) -> str:
+    """The documented rule a graded test checks: its test function (the node id without its parameters)."""
+    return nodeid.split("[", 1)[0]
+
+
+def with_floor(share: float, tests: list[tuple[str, float, bool]], floor: float = FLOOR) -> list:
+    """Each test's exact maximum score (a Fraction), for `tests` = (node id, weight, failed) of one
+    exercise: `share` in proportion to the weights; then the failed cases of each broken rule are
+    raised to `floor * share` in all (in proportion to their weights), paid for by the passing tests
+    in proportion to theirs. Without a failure, exactly the weights' proportions (full marks stay
+    full marks); when every test fails, nothing moves (the stubs stay at 0)."""
+    from fractions import Fraction
+
+    total = sum(Fraction(w) for _, w, _ in tests)
+    if not tests or total == 0:
+        return [Fraction(0)] * len(tests)
+    exact = [Fraction(share) * Fraction(w) / total for _, w, _ in tests]
+    minimum = Fraction(floor) * Fraction(share)
+    raise_by = [Fraction(0)] * len(tests)
+    for rule in dict.fromkeys(rule_of(n) for n, _, failed in tests if failed):
+        cases = [i for i, (n, _, failed) in enumerate(tests) if failed and rule_of(n) == rule]
+        lost = sum(exact[i] for i in cases)
+        if lost < minimum:
+            parts = [exact[i] for i in cases] if lost > 0 else [Fraction(1)] * len(cases)
+            for i, part in zip(cases, parts):
+                raise_by[i] = (minimum - lost) * part / sum(parts)
+    passing = sum(exact[i] for i, (_, _, failed) in enumerate(tests) if not failed)
+    wanted = sum(raise_by)
+    if wanted > passing:  # the passing tests cannot pay for every floor: all of them is what the failures cost
+        raise_by = [r * passing / wanted for r in raise_by]
+        wanted = passing
+    keep = (passing - wanted) / passing if passing else Fraction(0)
+    return [exact[i] + raise_by[i] if failed else exact[i] * keep for i, (_, _, failed) in enumerate(tests)]
+
+
 def score(exercise: ExerciseResult) -> None:
-    """Share the exercise's points between its tests in proportion to their weights (`allocate`:
-    to 4 decimals, adding up to exactly the share). A skipped test (no recording and no live check
-    for this model or device) leaves the total: the others share the exercise's points, and the
-    exercise's note says so."""
+    """Share the exercise's points between its tests in proportion to their weights, each broken
+    rule costing at least FLOOR of the share (`with_floor`), to 4 decimals adding up to exactly the
+    share (`allocate`). A skipped test (no recording and no live check for this model or device)
+    leaves the total: the others share the exercise's points, and the exercise's note says so."""
     counted = [t for t in exercise.tests if t.outcome != "skipped"]
-    points = dict(zip(map(id, counted), allocate(exercise.share, [t.weight for t in counted])))
+    exact = with_floor(exercise.share, [(t.nodeid, t.weight, t.outcome != "passed") for t in counted])
+    points = dict(zip(map(id, counted), allocate(exercise.share, exact)))
     for t in exercise.tests:
         t.max_score = points.get(id(t), 0.0)
         t.score = t.max_score if t.outcome == "passed" else 0.0

@@ -21,12 +21,13 @@ from .sampling import repetition_penalty as apply_repetition_penalty
 def stop_and_pad_ids(model, tokenizer) -> tuple[list[int], int]:
     """The ids `generate()` stops on, and the id it writes once a row has stopped.
 
-    EOS: `model.generation_config.eos_token_id` (an int or a list; SmolLM2: 2 = <|im_end|>),
-    else the tokenizer's EOS. Pad: the generation config's pad id, else the tokenizer's, else
-    the first EOS id.
+    EOS: `model.generation_config.eos_token_id` (an int or a list; SmolLM2: 2 = <|im_end|>); when
+    it is None there is none, and decoding runs to max_new_tokens, as generate() does (which never
+    reads the tokenizer's EOS). Pad: the generation config's pad id, else the tokenizer's, else
+    the first EOS id (else 0: with no EOS no row ever finishes, so no pad is written).
     """
     config = model.generation_config
-    eos = config.eos_token_id if config.eos_token_id is not None else tokenizer.eos_token_id
+    eos = config.eos_token_id
     eos_ids = [] if eos is None else [eos] if isinstance(eos, int) else list(eos)
     pad = config.pad_token_id
     if pad is None:

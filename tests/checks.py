@@ -55,6 +55,31 @@ def expect_type(got, kind, what: str, hint: str = "") -> None:
         fail(what, f"expected a {name}, got {type(got).__name__} {_short(got)}", hint)
 
 
+def expect_tensor(got, what: str, *, dtype: torch.dtype, shape: list[int] | None = None, device=None,
+                  hint: str = "") -> None:
+    """`got` is a tensor of the documented dtype (and shape, and device): what a docstring's `Returns:` states."""
+    expect_type(got, torch.Tensor, what, hint or f"return a {dtype} tensor")
+    if got.dtype != dtype:
+        fail(what, f"expected dtype {dtype} (the docstring's Returns), got {got.dtype}",
+             hint or f"convert the result with .to({dtype})")
+    if shape is not None and list(got.shape) != list(shape):
+        fail(what, f"expected shape {list(shape)}, got shape {list(got.shape)}", hint)
+    if device is not None and got.device.type != torch.device(device).type:
+        fail(what, f"expected the tensor on {torch.device(device).type}, got it on {got.device.type}",
+             "create every tensor on the model's (or the input's) device")
+
+
+def expect_floats(got, count: int, what: str, hint: str = "") -> None:
+    """`got` is a list of `count` Python floats (not tensors, not numpy scalars)."""
+    expect_type(got, list, what, hint or f"return a list of {count} floats")
+    if len(got) != count:
+        fail(what, f"expected {count} values, got {len(got)}", hint)
+    kinds = sorted({type(x).__name__ for x in got if type(x) is not float})
+    if kinds:
+        fail(what, f"expected Python floats, got elements of type {', '.join(kinds)}",
+             "convert with .tolist() or .item(), so each value is a plain float")
+
+
 def expect_close(got, want: torch.Tensor, tol, what: str, hint: str = "") -> None:
     """A float tensor within `tol` (a grader.devices.Tolerance) of `want`, same shape and dtype family."""
     expect_type(got, torch.Tensor, what, hint)
@@ -129,6 +154,12 @@ def refuse_generate(model):
             model.generate = own
 
 
+# transformers' classes that the sampling functions are checked against: a submission may not call them (the
+# module docstrings of exercises/sampling.py and exercises/decoding.py say so; tests/kit/test_docstrings.py checks)
+LIBRARY_ANSWERS = ("TemperatureLogitsWarper", "TopKLogitsWarper", "TopPLogitsWarper",
+                   "RepetitionPenaltyLogitsProcessor")
+
+
 @contextmanager
 def refuse_library_answers(folder):
     """Inside the block, transformers' logits warpers and processors refuse calls made from the
@@ -139,8 +170,7 @@ def refuse_library_answers(folder):
     import os
     import sys
 
-    from transformers import (RepetitionPenaltyLogitsProcessor, TemperatureLogitsWarper, TopKLogitsWarper,
-                              TopPLogitsWarper)
+    import transformers
 
     prefix = str(folder) + os.sep
     saved = []
@@ -151,11 +181,12 @@ def refuse_library_answers(folder):
         def guarded(self, *args, **kwargs):
             if sys._getframe(1).f_code.co_filename.startswith(prefix):
                 raise AssertionError(f"your code calls transformers' {name}, which your function is checked "
-                                     f"against: write your own code for this step")
+                                     f"against: write your own code for this step (the task's docstring: "
+                                     f"transformers' logits warpers and processors are off limits)")
             return original(self, *args, **kwargs)
         return guarded
 
-    for cls in (TemperatureLogitsWarper, TopKLogitsWarper, TopPLogitsWarper, RepetitionPenaltyLogitsProcessor):
+    for cls in (getattr(transformers, name) for name in LIBRARY_ANSWERS):
         original = vars(cls)["__call__"]
         saved.append((cls, original))
         cls.__call__ = guard(original, cls.__name__)

@@ -20,7 +20,8 @@ import torch
 
 from checks import expect_close, expect_same_ids, expect_type, expect_value_error, fail
 from counting import count_forward_tokens
-from test_decoding import PLAIN, chat_prompt, eos_ids, expect_greedy, expect_valid, expected_greedy, stop_on
+from test_decoding import (NO_EOS_HINT, PLAIN, chat_prompt, eos_ids, expect_greedy, expect_valid, expected_greedy,
+                           no_eos_id, stop_on)
 from test_decoding import no_generate  # noqa: F401 - the autouse fixture refusing model.generate, here too
 
 pytestmark = pytest.mark.beam_search
@@ -100,9 +101,34 @@ def expect_pairs(got, count: int, what: str) -> None:
                     "return each score as a Python float (.item())")
 
 
-def expect_beams(got, want: list[tuple[list[int], float]], tol, what: str, hint: str = BEAM_HINT) -> None:
-    """The same sequences, in the same order, and the same scores within `tol.logprob`."""
+CACHE_HINT = ("reorder the cache by the chosen beams every step (cache.reorder_cache(beam_idx)), so that each row's "
+              "logits come from its own history")
+
+
+def expect_beams(got, want: list[tuple[list[int], float]], tol, what: str, hint: str = BEAM_HINT, *,
+                 own=None) -> None:
+    """The same sequences, in the same order, and the same scores within `tol.logprob`. With `own` = (model,
+    tokenizer, prompt, length_penalty, max_new_tokens), the more basic properties are checked first, so that
+    the message names them rather than this test's own hint: no sequence longer than max_new_tokens, and,
+    where the ids differ, each score is its own sequence's summed log-probs / length ** length_penalty
+    (a cache that is not reordered breaks that first)."""
     expect_pairs(got, len(want), what)
+    if own is not None:
+        model, tokenizer, prompt, length_penalty, max_new_tokens = own
+        for i, (ids, score) in enumerate(got):
+            expect_type(ids, list, f"{what}, sequence {i}", "return each sequence's new ids as a list of ints")
+            if len(ids) > max_new_tokens:
+                fail(what, f"max_new_tokens={max_new_tokens}, sequence {i} has {len(ids)} new tokens",
+                     "stop after max_new_tokens steps; do not return the prompt's ids")
+        if [ids for ids, _ in got] != [ids for ids, _ in want]:
+            for i, (ids, score) in enumerate(got):
+                if not ids or not all(type(t) is int for t in ids):
+                    continue
+                logp = summed_logprob(model, tokenizer, prompt, ids)
+                mine = logp / len(ids) ** length_penalty
+                if abs(score - mine) > tol.logprob.atol + tol.logprob.rtol * abs(mine):
+                    fail(what, f"sequence {i}'s score {score:.6g} is not its own tokens' summed log-probs "
+                               f"({logp:.6g}) / {len(ids)} ** {length_penalty} = {mine:.6g}", CACHE_HINT)
     for i, ((ids, _), (want_ids, _)) in enumerate(zip(got, want)):
         expect_same_ids(ids, want_ids, f"{what}, sequence {i}", hint)
     expect_close(torch.tensor([score for _, score in got], dtype=torch.float64),
@@ -146,7 +172,7 @@ def test_beam_search_matches_reference(impl, expected, model, tokenizer, tol, ca
     prompt = prompt_of(prompt_case, tokenizer)
     want = expected_beams(expected, tol, model, tokenizer, prompt, *args)
     got = search(impl, model, tokenizer, prompt, *args)
-    expect_beams(got, want, tol, describe(prompt_case, *args))
+    expect_beams(got, want, tol, describe(prompt_case, *args), own=(model, tokenizer, prompt, args[1], N))
 
 
 @pytest.mark.tiny_model
@@ -161,11 +187,114 @@ def test_beam_search_beams_end_at_different_steps(impl, expected, model, tokeniz
     assert len({len(seq) for seq, _ in want}) > 1, "test set-up: the sequences should end at different steps"
     expect_beams(got, want, tol, f"{describe('plain', num_beams, 1.0, early_stopping, num_beams)} and "
                                  f"generation_config.eos_token_id={ids}",
+                 own=(model, tokenizer, PLAIN, 1.0, N), hint=
                  "a candidate that ends with EOS becomes a finished sequence and is never extended; only the best "
                  "num_beams candidates of a step may finish; the next beams are the best num_beams that do NOT "
                  "end (look at max(2, 1 + number of EOS ids) * num_beams candidates); with early_stopping=True "
                  "stop once num_beams sequences have finished, with False once the best running beam cannot "
                  "beat the worst finished one")
+
+
+@torch.no_grad()
+def first_tokens(model, tokenizer, prompt: str, count: int) -> list[int]:
+    """The `count` most likely first new tokens after `prompt`, best first (the test's own forward pass):
+    the candidates of beam search's first step, where only beam 0 is extended."""
+    ids = tokenizer(prompt, return_tensors="pt").input_ids.to(model.device)
+    return model(input_ids=ids).logits[0, -1].float().topk(count).indices.tolist()
+
+
+def bookkeeping_stops(expected, tol, model, tokenizer, prompt: str, num_beams: int, case: str) -> list[int]:
+    """EOS ids that make one step of the docstring's bookkeeping decide the result (see BOOKKEEPING)."""
+    ranked = first_tokens(model, tokenizer, prompt, num_beams + 2)
+    if case == "more_than_num_beams_end_at_once":
+        # the first step's candidates ranked 2 to num_beams + 2 all end: more than num_beams of the best
+        # 2 * num_beams, so num_beams running beams are found only among max(2, 1 + number of EOS ids) * num_beams
+        return [*eos_ids(model), *ranked[1:num_beams + 2]]
+    if case == "ending_candidate_below_the_best":
+        # staggered stops, plus the first step's candidate just below the best num_beams: it ends, but only
+        # the best num_beams candidates of a step may become hypotheses (step 3)
+        return [*staggered_stops(expected, tol, model, tokenizer, num_beams), ranked[num_beams]]
+    # many finish at once: the best num_beams - 1 first tokens end at step 1, then the second step's enders;
+    # more than num_beams hypotheses are found, so the kept ones must be cut to the best num_beams (step 3)
+    # and the stop test (step 5) must divide by the current length to stop when generate() does
+    first = [*eos_ids(model), *ranked[:num_beams - 1]]
+    with stop_on(model, first):
+        two = expected_beams(expected, tol, model, tokenizer, prompt, num_beams, num_return_sequences=num_beams,
+                             max_new_tokens=2)
+    return [*first, *(ids[-1] for ids, _ in two if len(ids) == 2)]
+
+
+# name: (prompt, num_beams, length_penalty, early_stopping, EOS case); num_return_sequences = num_beams
+BOOKKEEPING = {
+    "ending_candidate_below_the_best-4_beams-early_stopping": ("plain", 4, 1.0, True,
+                                                               "ending_candidate_below_the_best"),
+    "many_finish_early-4_beams": ("plain", 4, 1.0, False, "many_finish_early"),
+    "many_finish_early-chat-3_beams-length_penalty_2": ("chat", 3, 2.0, False, "many_finish_early"),
+    "more_than_num_beams_end_at_once-3_beams": ("plain", 3, 1.0, False, "more_than_num_beams_end_at_once"),
+}
+BOOKKEEPING_HINT = ("look at keep = max(2, 1 + number of EOS ids) * num_beams candidates, so that num_beams of "
+                    "them do not end; only the best num_beams candidates of a step may become hypotheses (not all keep of them); "
+                    "keep only the best num_beams hypotheses; stop once num_beams are kept and the best running "
+                    "beam's sum / (its CURRENT number of new tokens) ** length_penalty is not above the worst kept")
+
+
+@pytest.mark.tiny_model
+@pytest.mark.points(2)
+@pytest.mark.parametrize("case", list(BOOKKEEPING))
+def test_beam_search_bookkeeping_decides_which_sequences_finish(impl, expected, model, tokenizer, tol, case):
+    """Each step of the docstring's bookkeeping (which candidates may finish, how many hypotheses are kept,
+    the stop test's current length) changes the result or the number of steps on one of these inputs, where
+    generate() agrees with the reference: the same sequences, scores and forward passes as generate()."""
+    prompt_case, num_beams, length_penalty, early_stopping, stops_case = BOOKKEEPING[case]
+    prompt = prompt_of(prompt_case, tokenizer)
+    args = (num_beams, length_penalty, early_stopping, num_beams)
+    stops = bookkeeping_stops(expected, tol, model, tokenizer, prompt, num_beams, stops_case)
+    with stop_on(model, stops):
+        want = expected_beams(expected, tol, model, tokenizer, prompt, *args)
+        calls = expected(lambda ref: _count_search(ref, model, tokenizer, prompt, *args).calls,
+                         oracle=lambda: _count_generate(model, tokenizer, prompt, *args))
+        with count_forward_tokens(model) as seen:
+            got = search(impl, model, tokenizer, prompt, *args)
+    what = f"{describe(prompt_case, *args)} and generation_config.eos_token_id={stops}"
+    # the more basic properties first: the rows of each step, the scores of the sequences returned (the cache),
+    # the sequences, then when the search stops
+    rows = sorted({shape[0] for shape in seen.shapes[1:]})
+    if rows and rows != [num_beams]:
+        fail(what, f"every step after the prompt should feed num_beams={num_beams} rows, as generate() does; "
+                   f"your steps fed {rows} rows", BOOKKEEPING_HINT)
+    expect_beams(got, want, tol, what, BOOKKEEPING_HINT, own=(model, tokenizer, prompt, length_penalty, N))
+    if seen.calls != calls:
+        fail(what, f"generate() stops after {calls} forward passes, your search took {seen.calls}",
+             BOOKKEEPING_HINT)
+
+
+def _count_search(module, model, tokenizer, prompt, *args):
+    with count_forward_tokens(model) as seen:
+        search(module, model, tokenizer, prompt, *args)
+    return seen
+
+
+def _count_generate(model, tokenizer, prompt, *args) -> int:
+    with count_forward_tokens(model) as seen:
+        generate_beams(model, tokenizer, prompt, N, *args)
+    return seen.calls
+
+
+@pytest.mark.tiny_model
+@pytest.mark.points(1.5)
+def test_beam_search_without_an_eos_id_runs_to_max_new_tokens(impl, expected, model, tokenizer, tol):
+    num_beams = 3
+    free = expected_beams(expected, tol, model, tokenizer, PLAIN, num_beams, num_return_sequences=num_beams)
+    token = free[0][0][1]  # the best sequence's second token
+    with no_eos_id(model, tokenizer, token):
+        want = expected_beams(expected, tol, model, tokenizer, PLAIN, num_beams, num_return_sequences=num_beams)
+        got = search(impl, model, tokenizer, PLAIN, num_beams, num_return_sequences=num_beams)
+    assert all(len(ids) == N for ids, _ in want), "test set-up: without an EOS id, every beam runs to the end"
+    scores = [score for _, score in want]  # no exact tie may decide the order compared (issue 21, class 8)
+    assert all(a - b > 10 * tol.logprob.atol for a, b in zip(scores, scores[1:])), "test set-up: scores too close"
+    expect_beams(got, want, tol, f"{describe('plain', num_beams, num_return_sequences=num_beams)} with "
+                                 f"generation_config.eos_token_id=None (the tokenizer's EOS is {token})",
+                 NO_EOS_HINT + " (keep = 2 * num_beams candidates)", own=(model, tokenizer, PLAIN, 1.0, N))
 
 
 # ----------------------------------------------------------------------------------------------

@@ -80,6 +80,24 @@ def stop_on(model, ids):
         config.eos_token_id = before
 
 
+@contextmanager
+def no_eos_id(model, tokenizer, token_id: int):
+    """For the block, the model's generation config has NO EOS id (None), while the tokenizer's EOS token is
+    `token_id`, a token the continuation emits: generate() then runs to max_new_tokens (it never reads the
+    tokenizer), and code that falls back to the tokenizer's EOS stops early. Both are restored after."""
+    before = tokenizer.eos_token
+    tokenizer.eos_token = tokenizer.convert_ids_to_tokens(token_id)
+    try:
+        with stop_on(model, None):
+            yield
+    finally:
+        tokenizer.eos_token = before
+
+
+NO_EOS_HINT = ("model.generation_config.eos_token_id is None: there is no EOS, so run to max_new_tokens as "
+               "generate() does; never fall back to the tokenizer's EOS token")
+
+
 def generate_rows(model, tokenizer, prompt, max_new_tokens, **kwargs) -> list[list[int]]:
     """generate()'s new ids per row, each cut right after its first EOS (what follows is padding).
     Called through the class, so that it works while `no_generate` refuses the instance's method."""
@@ -140,6 +158,7 @@ def steps_safe_to_compare(model, tokenizer, prompt: str, ids: tuple[int, ...], g
 def expect_greedy(got, want: list[int], model, tokenizer, prompt: str, max_new_tokens: int, tol,
                   what: str, hint: str) -> None:
     """`got` equals the greedy continuation `want` under the near-ties rule (module docstring)."""
+    expect_at_most(got, max_new_tokens, what)
     safe = steps_safe_to_compare(model, tokenizer, prompt, tuple(want), tol.greedy_tie)
     if safe == len(want):
         expect_same_ids(got, want, what, hint)
@@ -155,8 +174,7 @@ def expect_valid(rows, model, max_new_tokens: int, what: str) -> None:
     for row in rows if rows and isinstance(rows[0], list) else [rows]:
         expect_type(row, list, what, "return a plain list of ints per continuation (.tolist())")
         if len(row) > max_new_tokens:
-            fail(what, f"max_new_tokens={max_new_tokens}, got {len(row)} new tokens",
-                 "stop after max_new_tokens steps; do not return the prompt's ids")
+            fail(what, f"max_new_tokens={max_new_tokens}, got {len(row)} new tokens", LENGTH_HINT)
         if not all(type(i) is int and 0 <= i < vocab for i in row):
             fail(what, f"expected token ids (ints in 0..{vocab - 1}), got {row[:8]}", "convert with .tolist()")
         ends = [i for i, t in enumerate(row) if t in stops]
@@ -248,6 +266,20 @@ def test_greedy_decode_stops_after_eos(impl, expected, model, tokenizer, tol, fo
 
 
 @pytest.mark.tiny_model
+@pytest.mark.points(1.5)
+def test_greedy_decode_without_an_eos_id_runs_to_max_new_tokens(impl, expected, model, tokenizer, tol):
+    free = expected_greedy(expected, model, tokenizer, PLAIN, N)
+    token = free[first_seen_at(free, 2)]
+    with no_eos_id(model, tokenizer, token):
+        want = expected_greedy(expected, model, tokenizer, PLAIN, N)
+        got = impl.decoding.greedy_decode(model, tokenizer, PLAIN, N)
+    assert len(want) == N, "test set-up: without an EOS id, generate() runs to max_new_tokens"
+    expect_greedy(got, want, model, tokenizer, PLAIN, N, tol,
+                  f"greedy_decode({PLAIN!r}, max_new_tokens={N}) with generation_config.eos_token_id=None (the "
+                  f"tokenizer's EOS is {token})", NO_EOS_HINT)
+
+
+@pytest.mark.tiny_model
 @pytest.mark.points(1)
 @pytest.mark.parametrize("max_new_tokens", [1, 5])
 def test_greedy_decode_respects_max_new_tokens(impl, model, tokenizer, max_new_tokens):
@@ -314,10 +346,23 @@ def describe(case: str, prompt_case: str = "chat") -> str:
             f"top_k={top_k}, top_p={top_p}, num_samples={n}) with a generator seeded {seed}")
 
 
-def expect_rows(got, want: list[list[int]], what: str, hint: str) -> None:
+LENGTH_HINT = "stop after max_new_tokens steps; do not return the prompt's ids"
+
+
+def expect_at_most(rows, max_new_tokens: int, what: str) -> None:
+    """The most basic property of a decoding call, checked before what depends on it (a penalty, EOS, the
+    draws): no row longer than max_new_tokens. Its message is the same in every test, so the reports group
+    one mistake under one entry."""
+    for row in rows if isinstance(rows, list) and rows and isinstance(rows[0], list) else [rows]:
+        if isinstance(row, list) and len(row) > max_new_tokens:
+            fail(what, f"max_new_tokens={max_new_tokens}, got {len(row)} new tokens", LENGTH_HINT)
+
+
+def expect_rows(got, want: list[list[int]], what: str, hint: str, max_new_tokens: int = N) -> None:
     expect_type(got, list, what, "return a list of lists of ints, one per sample")
     if len(got) != len(want):
         fail(what, f"expected {len(want)} continuations, got {len(got)}", "one list per sample")
+    expect_at_most(got, max_new_tokens, what)
     for row, (g, w) in enumerate(zip(got, want)):
         expect_same_ids(g, w, f"{what}, sample {row}", hint)
 
@@ -351,6 +396,20 @@ def test_sample_decode_rows_finish_at_different_times(impl, expected, model, tok
                 "a finished row keeps taking part in every draw (then gets the pad id), so the random "
                 "numbers of the other rows do not shift; stop only when EVERY row has ended; keep each "
                 "row's EOS and drop what follows")
+
+
+@pytest.mark.tiny_model
+@pytest.mark.points(1.5)
+def test_sample_decode_without_an_eos_id_runs_to_max_new_tokens(impl, expected, model, tokenizer):
+    case = "T1"
+    free = expected_samples(expected, model, tokenizer, PLAIN, case)
+    token = free[0][first_seen_at(free[0], 2)]
+    with no_eos_id(model, tokenizer, token):
+        want = expected_samples(expected, model, tokenizer, PLAIN, case)
+        got = sample(impl, model, tokenizer, PLAIN, case)
+    assert all(len(row) == N for row in want), "test set-up: without an EOS id, every row runs to max_new_tokens"
+    expect_rows(got, want, f"{describe(case, 'plain')} and generation_config.eos_token_id=None (the tokenizer's "
+                           f"EOS is {token})", NO_EOS_HINT)
 
 
 @pytest.mark.tiny_model
@@ -520,7 +579,7 @@ def test_anchor_sample_decode_equals_generate(ref, model, tokenizer, prompt_case
         want = generate_rows(model, tokenizer, prompt, max_new_tokens, do_sample=True,
                              temperature=float(temperature), top_k=top_k or 0, top_p=top_p or 1.0,
                              num_return_sequences=n)
-    expect_rows(got, want, f"reference {describe(case, prompt_case)}", "")
+    expect_rows(got, want, f"reference {describe(case, prompt_case)}", "", max_new_tokens)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -574,6 +633,7 @@ def steps_safe_with_penalty(model, tokenizer, prompt: str, ids: tuple[int, ...],
 def expect_penalised_greedy(got, want: list[int], model, tokenizer, prompt: str, max_new_tokens: int, penalty,
                             tol, what: str, hint: str) -> None:
     """`got` equals the penalised greedy continuation `want`, under the near-ties rule of the module docstring."""
+    expect_at_most(got, max_new_tokens, what)
     safe = steps_safe_with_penalty(model, tokenizer, prompt, tuple(want), penalty, tol.greedy_tie)
     if safe == len(want):
         expect_same_ids(got, want, what, hint)

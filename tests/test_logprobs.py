@@ -12,7 +12,7 @@ from functools import lru_cache
 import pytest
 import torch
 
-from checks import expect_close, expect_equal, expect_type, expect_value_error, fail
+from checks import expect_close, expect_equal, expect_floats, expect_tensor, expect_type, expect_value_error, fail
 from counting import call_once
 
 pytestmark = pytest.mark.logprobs
@@ -189,6 +189,16 @@ def test_continuation_logprobs_are_at_most_zero(impl, model, tokenizer):
              "log_softmax of the logits, one value per continuation token")
 
 
+@pytest.mark.points(1)
+def test_continuation_logprobs_returns_float32_on_the_model_device(impl, model, tokenizer):
+    """The docstring's Returns: a float32 Tensor [N] on the model's device."""
+    ids = tokenizer(" surprises and twists").input_ids
+    got, _ = continuation_once(impl, model, tokenizer, PLAIN, ids)
+    expect_tensor(got, f"continuation_logprobs({PLAIN!r}, ' surprises and twists')", dtype=torch.float32,
+                  shape=[len(ids)], device=model.device,
+                  hint="log_softmax of the float32 logits (logits.float()), no .double(): float32 Tensor [N]")
+
+
 @pytest.mark.points(2)
 def test_continuation_logprobs_one_forward_pass(impl, model, tokenizer):
     p, ids = len(tokenizer(PLAIN).input_ids), tokenizer(" surprises and twists").input_ids
@@ -232,9 +242,7 @@ def test_perplexity_matches_reference(impl, expected, model, tokenizer, tol):
                     oracle=lambda: [perplexity_from_loss(model, tokenizer, text) for text in TEXTS], tol=tol.perplexity)
     got, _ = perplexity_once(impl, model, tokenizer, TEXTS)
     what = f"perplexity({len(TEXTS)} texts, '{TEXTS[0]}', ...)"
-    expect_type(got, list, what, "return a list with one float per text")
-    if len(got) != len(want):
-        fail(what, f"expected {len(want)} values, got {len(got)}", "one perplexity per text, in order")
+    expect_floats(got, len(want), what, "return a list with one float per text, in order")
     expect_close(torch.tensor(got, dtype=torch.float64), torch.tensor(want, dtype=torch.float64), tol.perplexity, what,
                  "exp of the MEAN negative log-likelihood (natural log) over each text's tokens 2..n; "
                  "padding masked out")

@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 from make_submission import submission_with
 
+from grader.result import FLOOR, ExerciseResult, TestResult, rule_of, score
 from grader.run import DEFAULT_JOBS, grade, grade_many
 from grader.submission import SOLUTIONS_DIR
 
@@ -78,6 +79,61 @@ def test_wrong_implementation_loses_points(path, graded):
     # every mistake the tests know about comes with advice: a hint, or what a refusal tells to do
     advice = (" - hint: ", "write your own code", "write the decoding loop yourself")
     assert any(a in t.message for t in failed for a in advice), f"no hint for {path.name}: {failed[0].message}"
+
+
+@pytest.mark.parametrize("path", WRONG, ids=lambda p: f"{p.parent.name}/{p.stem}")
+def test_wrong_implementation_loses_at_least_the_floor(path, graded):
+    """Each broken documented rule (a graded test function) costs at least FLOOR of its exercise's share
+    (grader/result.py): the corpus entry keeps at most (1 - FLOOR * rules broken) of it."""
+    ex = graded[path]
+    broken = {rule_of(t.nodeid) for t in ex.tests if t.outcome == "failed"}
+    assert ex.earned <= ex.share * max(0.0, 1 - FLOOR * len(broken)) + 1e-4, (path.name, ex.earned, sorted(broken))
+
+
+def _scored(share: float, cases: list[tuple[str, float, str]]) -> ExerciseResult:
+    ex = ExerciseResult("e", share, [TestResult(n, "e", w, outcome) for n, w, outcome in cases])
+    score(ex)
+    return ex
+
+
+def test_the_floor_moves_nothing_without_a_failure_and_keeps_the_share():
+    """grader/result.py's floor alone: no failure, the weights' proportions; one failed case of 27 costs FLOOR of
+    the share; every test failed, 0; a rule that already costs more than the floor costs what its weights say;
+    a skipped test is left out."""
+    tests = [(f"t.py::test_a[{i}]", 1.0, "passed") for i in range(27)] + [("t.py::test_b", 3.0, "passed")]
+    whole = _scored(10, tests)
+    assert whole.earned == pytest.approx(10) and [t.max_score for t in whole.tests][-1] == pytest.approx(1.0)
+    broken = _scored(10, tests[:26] + [("t.py::test_a[26]", 1.0, "failed")] + tests[27:])
+    assert sum(t.max_score for t in broken.tests) == pytest.approx(10, abs=1e-9)
+    assert broken.earned == pytest.approx(10 * (1 - FLOOR), abs=1e-4)
+    two = _scored(10, [(n, w, "failed" if n in ("t.py::test_a[0]", "t.py::test_b") else o) for n, w, o in tests])
+    assert two.earned == pytest.approx(10 * (1 - FLOOR) - 1.0, abs=1e-3)  # test_b's 1.0 is above the floor already
+    assert _scored(10, [(n, w, "failed") for n, w, _ in tests]).earned == 0
+    heavy = _scored(10, [("t.py::test_a", 9.0, "failed"), ("t.py::test_b", 1.0, "passed")])
+    assert heavy.earned == pytest.approx(1.0)
+    skipped = _scored(10, [("t.py::test_a", 1.0, "skipped"), ("t.py::test_b", 1.0, "passed")])
+    assert skipped.earned == pytest.approx(10) and skipped.tests[0].max_score == 0
+
+
+# A mistake that breaks a more basic property (a row's length, the cache) is named by that property on every
+# test it fails, with one hint (so the report groups it), rather than by each test's own hint. Entry -> (the
+# hint's words, the test functions whose own check is that property or says something else on purpose).
+NAMED_FIRST = {
+    HERE / "wrong" / "beam_search" / "cache_not_reordered.py": (
+        "reorder the cache by the chosen beams every step",
+        {"test_beam_search_scores_are_length_normalised_log_probs", "test_beam_search_uses_the_kv_cache_in_one_batch"}),
+    HERE / "wrong" / "decoding" / "samples_one_token_too_many.py": (
+        "stop after max_new_tokens steps", {"test_sample_decode_zero_new_tokens"}),
+}
+
+
+@pytest.mark.parametrize("path", list(NAMED_FIRST), ids=lambda p: f"{p.parent.name}/{p.stem}")
+def test_a_basic_mistake_is_named_first(path, graded):
+    words, others = NAMED_FIRST[path]
+    failed = [t for t in graded[path].tests if t.outcome != "passed" and t.name.split("[")[0] not in others]
+    assert len(failed) >= 3
+    wrong = [f"{t.name}: {t.message}" for t in failed if f" - hint: {words}" not in t.message]
+    assert not wrong, wrong
 
 
 @pytest.mark.parametrize("path", VARIANTS + IMPORT_VARIANTS, ids=lambda p: f"{p.parent.name}/{p.stem}")

@@ -7,9 +7,7 @@ import torch
 
 
 def _eos(model, tokenizer):
-    eos = model.generation_config.eos_token_id
-    if eos is None:
-        eos = tokenizer.eos_token_id
+    eos = model.generation_config.eos_token_id  # None: no EOS, run to max_new_tokens as generate() does
     return [] if eos is None else [eos] if isinstance(eos, int) else list(eos)
 
 

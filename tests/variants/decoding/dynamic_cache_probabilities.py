@@ -17,7 +17,7 @@ def greedy_decode(model, tokenizer, prompt, max_new_tokens, *, repetition_penalt
     if prompt_ids.numel() == 0:
         raise ValueError("empty prompt: nothing to continue")
     eos = model.generation_config.eos_token_id
-    eos = {eos} if isinstance(eos, int) else set(eos)
+    eos = set() if eos is None else {eos} if isinstance(eos, int) else set(eos)  # None: run to max_new_tokens
     cache = DynamicCache(config=model.config)
     if repetition_penalty is not None and not repetition_penalty > 0:
         raise ValueError(f"the repetition penalty must be > 0, got {repetition_penalty!r}")

@@ -7,9 +7,7 @@ from .sampling import check_temperature, repetition_penalty as penalise, sample_
 
 
 def _stops(model, tokenizer):
-    eos = model.generation_config.eos_token_id
-    if eos is None:
-        eos = tokenizer.eos_token_id
+    eos = model.generation_config.eos_token_id  # None: no EOS, run to max_new_tokens as generate() does
     eos = set([eos] if isinstance(eos, int) else eos or [])
     pad = model.generation_config.pad_token_id
     if pad is None:
