@@ -28,12 +28,12 @@ from pathlib import Path
 
 from . import KitError, run_command
 from .points import EXERCISES
+from .submission import has_reference
 
 # The help of the options that several commands (and the pytest plugin) share.
 SUBMISSION_HELP = ("folder laid out like exercises/ (default: exercises/"
                    # true in the kit and in a student release, which has no reference
-                   + ("; solutions/ is the reference)" if (Path(__file__).resolve().parent.parent / "solutions").is_dir()
-                      else ")"))
+                   + ("; solutions/ is the reference)" if has_reference() else ")"))
 MODEL_HELP = "default, tiny, a local folder or a locally cached Hugging Face id (default: default)"
 DEVICE_HELP = "auto, cpu, cuda or cuda:N (default: auto)"
 
@@ -149,6 +149,9 @@ def batch_command(argv: list[str]):
 
         if args.report:
             check_threshold(args.similarity_threshold)  # before grading, not after
+        if args.junit and args.junit.endswith(".xml") and not Path(args.junit).is_dir():
+            raise KitError(f"batch --junit takes a folder, one <student>.xml per student, not a file: "
+                           f"--junit {args.junit} -> try --junit {args.junit[:-4] or 'junit'}/")
         rows = run_batch(Path(args.dir), Path(args.out), _grading(args), shard=args.shard,
                          hidden_visibility=args.hidden_visibility, progress=not args.quiet,
                          junit_dir=Path(args.junit) if args.junit else None)

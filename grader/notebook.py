@@ -27,4 +27,4 @@ def check(exercise: str, submission=None, model: str = "default", device: str = 
     except KitError as err:
         print(f"error: {err}")
         return
-    print_report(result)
+    print_report(result, tip=f"Save the file, then run check({exercise!r}) again.")

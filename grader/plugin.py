@@ -31,8 +31,8 @@ from .channel import FileSink, SignedChannel
 from .cli import DEVICE_HELP, MODEL_HELP, SUBMISSION_HELP
 from .guard import Guard, install_audit_hook
 from .messages import describe_failure
-from .points import graded_tests
-from .submission import REPO, SOLUTIONS_DIR, TESTS_DIR, Submission, SubmissionImportError, resolve_folder
+from .points import EXERCISES, exercise_of, graded_tests
+from .submission import REPO, SOLUTIONS_DIR, TESTS_DIR, Submission, SubmissionImportError, has_reference, resolve_folder
 
 try:  # property tests: deterministic, no deadlines (the machines are shared and noisy)
     from hypothesis import settings
@@ -168,12 +168,14 @@ def _runs_on_this_model(item) -> bool:
 def pytest_collection_modifyitems(config, items):
     """Leave out the (model, case) pairs that tiny_model excludes; the anchors where there is no
     reference to anchor (a student release); under the grader, the tests a previous test process
-    already reported (exact node ids; pytest's own --deselect matches prefixes)."""
+    already reported (exact node ids; pytest's own --deselect matches prefixes). The tests run in
+    task order (tokenization first, as students work; the kit's own tests last), not by file name."""
+    items.sort(key=lambda item: EXERCISES.index(exercise) if (exercise := exercise_of(item)) else len(EXERCISES))
     elsewhere = [item for item in items if not _runs_on_this_model(item)]
     if elsewhere:
         config.hook.pytest_deselected(items=elsewhere)
         items[:] = [item for item in items if _runs_on_this_model(item)]
-    if not SOLUTIONS_DIR.is_dir():
+    if not has_reference():
         anchors = [item for item in items if item.get_closest_marker("anchor")]
         if anchors:
             config.hook.pytest_deselected(items=anchors)
@@ -236,7 +238,7 @@ def _reference(config) -> Submission:
     if config.getoption("grader_channel"):
         raise KitError("the reference solutions are not available while grading; graded tests "
                        "compare with the `expected` fixture (recordings or live checks)")
-    if not SOLUTIONS_DIR.is_dir():
+    if not has_reference():
         pytest.skip("the reference solutions are not part of this copy of the kit")
     return Submission(SOLUTIONS_DIR)
 

@@ -12,13 +12,13 @@ import subprocess
 import sys
 
 from . import KitError, subprocess_env
-from .submission import REPO, SOLUTIONS_DIR, TESTS_DIR
+from .submission import REPO, SOLUTIONS_DIR, TESTS_DIR, has_reference
 
 
 def record(models=None, extra_tests=None) -> int:
     """Record for `models` (names, as for --model; default: the kit's own, grader.models.BUILT_IN);
     returns pytest's exit code."""
-    if not SOLUTIONS_DIR.is_dir():
+    if not has_reference():
         raise KitError("recording needs the reference solutions (solutions/), which this copy of the kit "
                        "does not have: record in the instructor's kit")
     from .models import BUILT_IN

@@ -33,7 +33,11 @@ def compared_with(result: GradeResult) -> str:
     return "recordings (tests/expectations)" if sources else "properties and transformers"
 
 
-def print_report(result: GradeResult, console: Console | None = None) -> None:
+# What to do next, after the table: the command line's (a notebook's check() says its own).
+TIP = "Run one exercise's tests with `pytest -m <exercise>` (after `source .venv/bin/activate`)."
+
+
+def print_report(result: GradeResult, console: Console | None = None, tip: str = TIP) -> None:
     console = console or Console(highlight=False)
     console.print(f"Grading {escape(shown_path(result.submission))} with model {escape(result.model)} on device {result.device}; "
                   f"compared with: {escape(compared_with(result))}")
@@ -67,4 +71,4 @@ def print_report(result: GradeResult, console: Console | None = None) -> None:
     everything = all(t.outcome == "passed" for ex in result.exercises for t in ex.tests)
     if everything and result.total >= result.possible - 1e-9:
         console.print("\n[green]Everything passes.[/]")
-    console.print(f"\nGraded in {result.seconds:.0f} s. Run one exercise's tests with `pytest -m <exercise>` (after `source .venv/bin/activate`).")
+    console.print(f"\nGraded in {result.seconds:.0f} s.{f' {tip}' if tip else ''}")

@@ -203,6 +203,8 @@ def test_batch_gives_a_row_to_a_student_who_uploaded_a_file_first_in_the_class(t
     (["batch", str(SOLUTIONS_DIR)], "tokenization.py), not one folder per student: grade one submission with "
                                     f"`python -m grader --submission {SOLUTIONS_DIR}`"),
     (["merge", "--expect-shards", "2", "--out", "{csv}.out", "{csv}"], "cannot tell which shard"),
+    (["batch", str(SOLUTIONS_DIR.parent / "tests" / "kit"), "--junit", "{csv}.xml"],
+     "batch --junit takes a folder, one <student>.xml per student, not a file: --junit {csv}.xml -> try --junit {csv}/"),
 ])
 def test_bad_batch_options_are_one_line_and_exit_2(args, says, not_folders):
     proc = run_cli(*(arg.format(**not_folders) for arg in args))

@@ -70,6 +70,8 @@ def test_check_prints_points_and_hints(capsys):
     check("tokenization", EXERCISES_DIR, model="tiny", device="cpu")
     out = capsys.readouterr().out
     assert "0 / 10" in out and "what to fix" in out and "not implemented yet" in out
+    # what to do next, in a notebook (no shell to activate an environment in)
+    assert "run check('tokenization') again" in out and "source .venv" not in out
 
 
 def test_check_bad_exercise_is_one_line(capsys):
