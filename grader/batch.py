@@ -115,10 +115,10 @@ def _cell(value: float | None) -> str:
 
 
 def run_batch(root: Path, out: Path, options=None, *, shard: str | None = None, hidden_visibility: str | None = None,
-              progress: bool = True, junit_dir: Path | None = None, **fields) -> list[dict]:
+              progress: bool = True, junit_dir: Path | None = None, **fields) -> tuple[list[dict], list[str]]:
     """Grade the submissions under `root` with `options` (a grader.run.Options, or its fields as
     keywords), write the CSV to `out` and the JSONs beside it (and one JUnit XML file per student
-    in `junit_dir`); return the rows."""
+    in `junit_dir`); return the rows, and the students whose grading the deadline cut short."""
     from . import run
     from .results import HIDDEN_VISIBILITY, write_gradescope, write_junit
     from .submission import resolve_folder
@@ -162,7 +162,19 @@ def run_batch(root: Path, out: Path, options=None, *, shard: str | None = None, 
             write_junit(result, Path(junit_dir) / f"{name}.xml")
         rows.append(csv_row(name, result))
     _write_csv(out, rows)
-    return rows
+    cut = [name for name, result in by_name.items() if _cut_by_deadline(result)]
+    if cut:  # the deadline is one budget for the whole class: say whom it cost, in the exit status too
+        print(f"warning: the --deadline of {options.deadline:g} s (for the whole batch) ran out: {len(cut)} of "
+              f"{len(graded)} submissions were not fully graded ({', '.join(cut[:5])}{', ...' if len(cut) > 5 else ''}): "
+              f"their rows count the tests not run as failed; grade them again with a longer --deadline",
+              file=sys.stderr)
+    return rows, cut
+
+
+def _cut_by_deadline(result) -> bool:
+    from .messages import CUT_BY_DEADLINE, OUT_OF_TIME
+
+    return any(t.message in (OUT_OF_TIME, CUT_BY_DEADLINE) for ex in result.exercises for t in ex.tests)
 
 
 def csv_row(name: str, result) -> dict:

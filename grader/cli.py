@@ -79,7 +79,8 @@ def _grading_options(parser: argparse.ArgumentParser) -> None:
                              "for a recorded model) or live checks built from transformers; auto picks the "
                              "recordings where they apply (default: auto)")
     parser.add_argument("--deadline", type=float, default=None, metavar="S",
-                        help="seconds for the whole grading: then the running tests stop and every test not "
+                        help="seconds for the whole grading (batch: the whole class, which then says whom it "
+                             "cut short and exits with 1): then the running tests stop and every test not "
                              "graded yet fails with 'not run: the grading time budget ran out'; the results "
                              "are still written (also on SIGTERM). Default: none")
     parser.add_argument("--hidden-visibility", default=HIDDEN_VISIBILITY, choices=VISIBILITIES,
@@ -152,14 +153,14 @@ def batch_command(argv: list[str]):
         if args.junit and args.junit.endswith(".xml") and not Path(args.junit).is_dir():
             raise KitError(f"batch --junit takes a folder, one <student>.xml per student, not a file: "
                            f"--junit {args.junit} -> try --junit {args.junit[:-4] or 'junit'}/")
-        rows = run_batch(Path(args.dir), Path(args.out), _grading(args), shard=args.shard,
+        rows, cut = run_batch(Path(args.dir), Path(args.out), _grading(args), shard=args.shard,
                          hidden_visibility=args.hidden_visibility, progress=not args.quiet,
                          junit_dir=Path(args.junit) if args.junit else None)
         print(f"Graded {len(rows)} submissions: {args.out} (and one JSON per submission beside it"
               f"{f'; one JUnit XML each in {args.junit}' if args.junit else ''}).")
         if args.report:
             _write_report(Path(args.out), Path(args.report), None, Path(args.dir), args.similarity_threshold)
-        return 0
+        return 1 if cut else 0
 
     return body
 

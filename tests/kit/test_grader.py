@@ -193,6 +193,20 @@ def test_batch_gives_a_row_to_a_student_who_uploaded_a_file_first_in_the_class(t
     assert aaron["output"].count("uploaded a file, not a folder") == 1
 
 
+def test_a_batch_cut_short_by_its_deadline_names_whom_and_exits_1(tmp_path):
+    """--deadline is one budget for the whole class: the students it cut short are named on stderr and the
+    exit status is 1, not only visible as zeros in their rows."""
+    classroom = tmp_path / "class"
+    for name in ("ada", "bob"):
+        shutil.copytree(EXERCISES_DIR, classroom / name, ignore=shutil.ignore_patterns("__pycache__"))
+    proc = run_cli("batch", str(classroom), "--out", str(tmp_path / "grades.csv"), "--quiet", "--model", "tiny",
+                   "--device", "cpu", "--exercise", "tokenization", "--deadline", "0.5")
+    assert proc.returncode == 1, proc.stderr[-2000:]
+    assert "warning: the --deadline of 0.5 s (for the whole batch) ran out: 2 of 2 submissions were not fully " \
+           "graded (ada, bob)" in proc.stderr, proc.stderr[-2000:]
+    assert (tmp_path / "grades.csv").is_file() and (tmp_path / "ada.json").is_file()
+
+
 @pytest.mark.parametrize("args, says", [
     (["batch", "no/such/folder"], "does not exist"),
     (["batch", str(SOLUTIONS_DIR.parent / "tests" / "kit"), "--shard", "3/2"], "--shard takes K/N"),
