@@ -26,6 +26,7 @@ help:
 # kit-only: the instructor's and maintainer's targets, left out of the student release
 	@echo "make test    - the kit's own test suite (reference, stubs, known-wrong implementations)"
 	@echo "make expectations - record what the graded tests compare with (tests/expectations/)"
+	@echo "make mutation - mutation testing of solutions/ with mutmut 3 (EXERCISE=sampling; slow)"
 	@echo "make student-release OUT=DIR - the folder students get: no solutions (docs/instructors.md)"
 	@echo "make gradescope - the Gradescope autograder zip in build/ (HIDDEN=folder of hidden tests)"
 # end kit-only
@@ -120,7 +121,7 @@ bench: setup
 	$(PY) benchmarks/summary.py results/bench/latest.json && exit $${status:-0}
 
 # kit-only: the instructor's and maintainer's targets, left out of the student release
-.PHONY: test test-fast expectations student-release gradescope
+.PHONY: test test-fast expectations student-release gradescope mutation
 
 # The reference must pass every test with the tiny and the default model, and match the
 # recordings in tests/expectations; the kit's own tests (tests/kit) prove the grader: stubs score
@@ -148,6 +149,15 @@ expectations: setup
 student-release: setup
 	@test -n "$(OUT)" || { echo "error: give the folder: make student-release OUT=../textgen-release"; exit 2; }
 	$(PY) -m grader release "$(OUT)"
+
+# Mutation testing of the reference (benchmarks/mutation/run_mutmut.py; docs/grader.md, "Mutation
+# testing"), never part of `make test`: mutmut 3 mutates solutions/<exercise>.py, one exercise at a
+# time, and runs that exercise's graded tests on the tiny model against each mutant (Linux and macOS:
+# mutmut needs fork). EXERCISE=sampling (or "sampling decoding"); MUTATION_ARGS="--show" prints the
+# survivors' diffs, "--fresh" forgets earlier results. Figures: results/mutation/summary.json.
+mutation: setup
+	$(PY) -m pip install --quiet 'mutmut>=3,<4'
+	HF_HUB_OFFLINE=1 $(PY) benchmarks/mutation/run_mutmut.py $(foreach e,$(EXERCISE),--exercise "$(e)") $(MUTATION_ARGS)
 # end kit-only
 
 clean:
