@@ -213,7 +213,8 @@ class TestRate:
     exercise: str
     test: str  # its name, or "hidden test N"
     failed: int
-    graded: int  # students for whom it counted (not skipped)
+    graded: int  # students for whom it counted: not skipped, and their function written (not a stub)
+    not_written: int = 0  # students whose function was still the stub ("not implemented yet"): left out
 
     @property
     def rate(self) -> float:
@@ -233,6 +234,9 @@ def failure_rates(students: list[Student]) -> list[TestRate]:
                     continue
                 name = labels[(ex.name, t.name)] if t.hidden else t.name
                 rate = rates.setdefault((ex.name, name), TestRate(ex.name, name, 0, 0))
+                if t.outcome == "failed" and t.message.startswith(NOT_WRITTEN):
+                    rate.not_written += 1  # not attempted: says nothing about the test or its docstring
+                    continue
                 rate.graded += 1
                 rate.failed += t.outcome == "failed"
     order = {e: i for i, e in enumerate(EXERCISES)}
@@ -426,11 +430,13 @@ def _mistakes_section(students: list[Student], ids: dict[str, str], limit: int =
 
 
 def _rates_table(rates: list[TestRate]) -> list[str]:
-    out = ['<table><tr><th>Exercise</th><th>Test</th><th class="num">Failed</th><th>Rate</th></tr>']
+    out = ['<table><tr><th>Exercise</th><th>Test</th><th class="num">Failed</th><th>Rate</th>'
+           '<th class="num">Not written yet</th></tr>']
     for r in rates:
         out.append(f"<tr><td>{html.escape(r.exercise)}</td><td><code>{html.escape(r.test)}</code></td>"
                    f'<td class="num">{r.failed} / {r.graded}</td><td><span class="bar" '
-                   f'style="width:{round(120 * r.rate)}px"></span> {_pct(r.rate)}</td></tr>')
+                   f'style="width:{round(120 * r.rate)}px"></span> {_pct(r.rate)}</td>'
+                   f'<td class="num">{r.not_written or ""}</td></tr>')
     return out + ["</table>"]
 
 
@@ -438,7 +444,8 @@ def _rates_section(students: list[Student], shown: int = 12) -> list[str]:
     rates = failure_rates(students)
     failing = [r for r in rates if r.failed]
     out = ['<h2 id="tests">Tests by failure rate</h2>',
-           '<p class="muted">A test that fails for nearly everyone may be broken, or its docstring unclear.</p>']
+           '<p class="muted">A test that fails for nearly everyone may be broken, or its docstring unclear. '
+           'Students whose function is still the stub are not counted in the rate ("not written yet").</p>']
     out += _rates_table(failing[:shown])
     if len(failing) > shown:
         out.append(f"<details><summary>the {len(failing) - shown} other tests that failed at least once</summary>")

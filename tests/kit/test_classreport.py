@@ -25,7 +25,7 @@ from make_submission import submission_with
 from PIL import Image
 
 from grader.batch import merge
-from grader.classreport import load_class, mistakes, result_from_gradescope, write_report
+from grader.classreport import failure_rates, load_class, mistakes, result_from_gradescope, write_report
 from grader.points import EXERCISES, SHARES
 from grader.result import ExerciseResult, GradeResult, TestResult, score
 from grader.results import gradescope, write_gradescope
@@ -283,6 +283,15 @@ def test_the_most_common_mistake_is_the_shared_one(tmp_path):
     text = written.report.read_text()
     assert 'href="#student-gus"' in text[text.index("Not written yet"):text.index('id="tests"')]
     assert {f"student-{n}" for n in small_class()} <= page.ids
+
+
+def test_failure_rates_leave_out_the_students_who_did_not_write_the_function(tmp_path):
+    """An untouched stub fails every test as "not implemented yet": counted apart, so that a test fails for
+    nearly everyone only when the students who wrote the function fail it."""
+    rates = {r.test: r for r in failure_rates(load_class(write_batch(tmp_path / "batch", small_class())))}
+    first, other = rates[SOFTMAX_TESTS[0]], rates[OTHER_TESTS[0]]
+    assert (first.failed, first.graded, first.not_written) == (3, 4, 1)  # dan, eve, kim of ada..kim; gus a stub
+    assert (other.failed, other.graded, other.not_written, other.rate) == (0, 4, 1, 0.0)
 
 
 def test_hidden_tests_are_counted_never_named_or_quoted(tmp_path):
