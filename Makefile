@@ -133,9 +133,10 @@ test-fast: setup
 	HF_HUB_OFFLINE=1 $(PY) -m pytest --submission solutions --model tiny --device "$(DEVICE)" --ignore tests/kit
 
 # The Gradescope autograder zip (docs/instructors.md): setup.sh and run_autograder at its root,
-# the kit beside them; HIDDEN=folder adds the instructor's hidden tests. Needs no environment.
+# the kit beside them; HIDDEN=folder adds the instructor's hidden tests, GRADER_ARGS="..." options
+# for every grading (e.g. --hidden-visibility after_due_date). Needs no environment.
 gradescope:
-	$(PYTHON) gradescope/build_zip.py --out build/gradescope-autograder.zip $(if $(HIDDEN),--hidden "$(HIDDEN)")
+	$(PYTHON) gradescope/build_zip.py --out build/gradescope-autograder.zip $(if $(HIDDEN),--hidden "$(HIDDEN)") $(if $(GRADER_ARGS),--grader-args "$(GRADER_ARGS)")
 
 # What every graded test compares with, recorded from the reference for the tiny and the default
 # model on the CPU (grader/expectations.py); `make test` fails when a recording is stale.

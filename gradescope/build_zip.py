@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import re
+import shlex
 import sys
 import zipfile
 from pathlib import Path
@@ -17,6 +18,7 @@ HERE = Path(__file__).resolve().parent
 FILES = ["README.md", "conftest.py"]  # README.md: pyproject.toml names it as the project's readme
 PACKAGES = ["grader", "exercises"]  # whole folders of .py files; never solutions/
 EXPECTATIONS = "tests/expectations"  # the recorded expectations: every file, whatever its kind
+RUN_AUTOGRADER_SETS = {"--submission", "--json", "--deadline", "--extra-tests"}  # run_autograder's own
 
 
 def _files(folder: Path) -> list[Path]:
@@ -59,7 +61,20 @@ def main(argv=None) -> int:
     parser.add_argument("--out", default=str(REPO / "build" / "gradescope-autograder.zip"), metavar="FILE.zip")
     parser.add_argument("--hidden", default=None, metavar="DIR",
                         help="a folder of hidden test files (test_*.py), with their expectations/ if recorded")
+    parser.add_argument("--grader-args", default="", metavar="OPTIONS",
+                        help="options of `python -m grader` for every grading, e.g. "
+                             "\"--hidden-visibility after_due_date --timeout 120\"")
     args = parser.parse_args(argv)
+    try:
+        built = shlex.split(args.grader_args)
+    except ValueError as err:
+        print(f"error: --grader-args {args.grader_args!r}: {err}", file=sys.stderr)
+        return 2
+    taken = sorted({a.split("=")[0] for a in built} & RUN_AUTOGRADER_SETS)
+    if taken:
+        print(f"error: --grader-args: run_autograder sets {', '.join(taken)} itself (GRADING_DEADLINE sets "
+              f"--deadline)", file=sys.stderr)
+        return 2
     hidden = Path(args.hidden).resolve() if args.hidden else None
     if hidden is not None and not any(hidden.rglob("test_*.py")):
         print(f"error: --hidden '{args.hidden}' is not a folder with test_*.py files", file=sys.stderr)
@@ -75,9 +90,14 @@ def main(argv=None) -> int:
         for path, name in found:
             info = zipfile.ZipInfo.from_file(path, name)
             info.compress_type = zipfile.ZIP_DEFLATED
+            data = path.read_bytes()
             if name in ("setup.sh", "run_autograder"):
                 info.external_attr = (0o100755 << 16)  # executable once unzipped
-            archive.writestr(info, path.read_bytes())
+            if name == "run_autograder" and built:
+                line = 'BUILT_ARGS=""  # written by gradescope/build_zip.py --grader-args'
+                assert line in data.decode(), "run_autograder lost its BUILT_ARGS line"
+                data = data.decode().replace(line, f"BUILT_ARGS={shlex.quote(shlex.join(built))}").encode()
+            archive.writestr(info, data)
         archive.writestr(zipfile.ZipInfo.from_file(REPO / "pyproject.toml", "pyproject.toml"),
                          pyproject({name for _, name in found}), zipfile.ZIP_DEFLATED)
     print(f"Wrote {out} ({len(found) + 1} files): upload it as the autograder of a Gradescope assignment.")

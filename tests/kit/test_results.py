@@ -308,6 +308,26 @@ def test_run_autograder_writes_the_results_after_the_submission_tried(autograder
     assert len(hidden) == 2 and all(t["status"] == "passed" for t in hidden)
 
 
+def test_options_built_into_the_zip_apply_to_every_grading(hidden_dir, tmp_path):
+    """`make gradescope GRADER_ARGS="--hidden-visibility after_due_date"`: the course's policy is in the zip's
+    run_autograder (Gradescope has no place to set it), beside GRADER_ARGS; the options run_autograder sets
+    itself are refused in one line."""
+    build = [sys.executable, str(REPO / "gradescope" / "build_zip.py"), "--out", str(tmp_path / "a.zip"),
+             "--hidden", str(hidden_dir)]
+    refused = subprocess.run(build + ["--grader-args", "--json x.json"], capture_output=True, text=True)
+    assert refused.returncode == 2 and refused.stderr.startswith("error: --grader-args: run_autograder sets --json")
+    subprocess.run(build + ["--grader-args", "--hidden-visibility after_due_date"], check=True, capture_output=True)
+    with zipfile.ZipFile(tmp_path / "a.zip") as z:
+        z.extractall(tmp_path / "root" / "source")
+    submission = tmp_path / "upload"
+    submission.mkdir()
+    shutil.copy(SOLUTIONS_DIR / "tokenization.py", submission / "tokenization.py")
+    results = run_autograder(tmp_path / "root" / "source", submission)
+    hidden = [t for t in results["tests"] if "hidden test" in t["name"]]
+    assert len(hidden) == 2 and {t["visibility"] for t in hidden} == {"after_due_date"}
+    assert results["score"] == pytest.approx(10)
+
+
 def test_run_autograder_scores_an_empty_upload_zero_with_a_reason(autograder_source, tmp_path):
     (tmp_path / "notes.txt").write_text("no code here")
     results = run_autograder(autograder_source, tmp_path)
