@@ -296,8 +296,11 @@ class _Scheduler:
         its note naming the files (its own submission's excepted: it can only harm itself)."""
         if self.watch is None:
             return
-        own = state.task.submission + os.sep
-        changed = [path for path in self.watch.changed() if not path.startswith(own)]
+        # A submission may write its own folder: a change there is no one's fault while that submission's
+        # test process ran (this one's, or one running beside it, which cannot be told apart here).
+        running = {state.task.submission, *(a.state.task.submission for a in self.active.values())}
+        changed = [path for path in self.watch.changed()
+                   if not any(path.startswith(folder + os.sep) for folder in running)]
         if not changed:
             return
         beside = len(self.active)  # test processes that ran at the same time: suspects too
