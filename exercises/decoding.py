@@ -22,7 +22,8 @@ End of sequence: stop on the ids `generate()` stops on, `model.generation_config
 (an int or a list of ints; for SmolLM2 it is 2, "<|im_end|>"). The padding id written after a
 row has finished is `model.generation_config.pad_token_id`, else the tokenizer's pad id, else
 the first EOS id. When `model.generation_config.eos_token_id` is None there is NO EOS: run to
-`max_new_tokens`, as generate() does (it never falls back to the tokenizer's EOS token).
+`max_new_tokens`, as generate() does (it never falls back to the tokenizer's EOS token); no row
+ever finishes then, so no pad id is needed, and a model with neither must not make your code fail.
 
 Run the tests for this task with: pytest -m decoding
 """
@@ -79,6 +80,7 @@ def greedy_decode(model, tokenizer, prompt: str, max_new_tokens: int, *,
         tests/test_decoding.py::test_greedy_decode_repetition_penalty_covers_the_prompt
         tests/test_decoding.py::test_greedy_decode_repetition_penalty_one_changes_nothing
         tests/test_decoding.py::test_decoding_bad_repetition_penalty_raises
+        tests/test_decoding.py::test_decoding_without_eos_or_pad_ids_runs_to_max_new_tokens
         and every graded test in tests/test_decoding.py fails if model.generate is called
     """
     raise NotImplementedError("greedy_decode: loop forward passes with a KV cache, append the "
@@ -141,6 +143,10 @@ def sample_decode(model, tokenizer, prompt: str, max_new_tokens: int, temperatur
         tests/test_decoding.py::test_sample_decode_bad_arguments_raise
         tests/test_decoding.py::test_sample_decode_repetition_penalty_matches_reference
         tests/test_decoding.py::test_decoding_bad_repetition_penalty_raises
+        tests/test_decoding.py::test_sample_decode_stops_once_every_row_has_ended
+        tests/test_decoding.py::test_decoding_without_eos_or_pad_ids_runs_to_max_new_tokens
+        tests/test_decoding.py::test_sample_decode_num_samples_defaults_to_1
+        tests/test_decoding.py::test_sample_decode_top_k_0_keeps_every_token
     """
     raise NotImplementedError("sample_decode: one batch of num_samples rows, sample every row at "
                               "every step, pad finished rows. Task 4.2 - run: pytest -m decoding")

@@ -72,6 +72,7 @@ def top_k_next_tokens(model, tokenizer, text: str, k: int = 10) -> list[tuple[st
         tests/test_next_token.py::test_top_k_next_tokens_probabilities
         tests/test_next_token.py::test_top_k_next_tokens_decoded_text
         tests/test_next_token.py::test_top_k_next_tokens_k_above_vocab
+        tests/test_next_token.py::test_top_k_next_tokens_k_one_is_the_argmax
         tests/test_next_token.py::test_top_k_next_tokens_bad_k_raises
     """
     raise NotImplementedError("top_k_next_tokens: the k largest next-token probabilities with "

@@ -1,7 +1,8 @@
 """Task 3: temperature, entropy, top-k, top-p, and one sampling step.
 
-Every function works over the LAST dimension, so it handles `[vocab]` and `[batch, vocab]` alike,
-and none may change its input in place (return a new tensor: `masked_fill`, not `masked_fill_`).
+Every function works over the LAST dimension, so it handles `[vocab]` and `[batch, vocab]` alike
+(`sample_next_token` takes `[batch, vocab]` only), and none may change its input in place (return a
+new tensor: `masked_fill`, not `masked_fill_`).
 
 Write each function with torch operations yourself. transformers' logits warpers and processors
 (`TemperatureLogitsWarper`, `TopKLogitsWarper`, `TopPLogitsWarper`,

@@ -22,6 +22,11 @@ def fail(what: str, message: str, hint: str = "") -> None:
     raise AssertionError(f"{what}: {message}" + (f" - hint: {hint}" if hint else ""))
 
 
+class RefusedCall(AssertionError):
+    """The submission called what its function is checked against (generate(), a logits warper): the same
+    message from every test it fails, whatever that test's hint, so that the reports show it once."""
+
+
 @contextmanager
 def hint_on_error(what: str, hint: str):
     """Code under test inside the block: an error it raises fails the test with `what`, the error
@@ -33,7 +38,7 @@ def hint_on_error(what: str, hint: str):
 
     try:
         yield
-    except (NotImplementedError, SubmissionImportError, KitError):
+    except (NotImplementedError, SubmissionImportError, KitError, RefusedCall):
         raise
     except Exception as err:
         fail(what, f"raised {type(err).__name__}: {err}", hint)
@@ -104,7 +109,7 @@ def expect_value_error(call, what: str, mentions: tuple[str, ...] = (), hint: st
 
     try:
         returned = call()
-    except (NotImplementedError, SubmissionImportError, KitError):
+    except (NotImplementedError, SubmissionImportError, KitError, RefusedCall):
         raise
     except ValueError as err:
         message = str(err)
@@ -129,6 +134,14 @@ def expect_same_ids(got, want: list[int], what: str, hint: str = "") -> None:
     if got == want:
         return
     step = next((i for i, (a, b) in enumerate(zip(got, want)) if a != b), min(len(got), len(want)))
+    if not got:
+        fail(what, f"no tokens returned: {len(want)} expected, starting {_short(want[:8])}", hint)
+    if step == len(got):  # the same tokens, but too few: say where they stop, not "got []"
+        fail(what, f"your {len(got)} tokens match, then stop: {len(want)} tokens expected, the next ones "
+                   f"{_short(want[step:step + 8])}", hint)
+    if step == len(want):  # the same tokens, then more
+        fail(what, f"the {len(want)} expected tokens match, then yours go on: {len(got)} returned, the extra ones "
+                   f"{_short(got[step:step + 8])}", hint)
     fail(what, f"tokens differ from step {step}: expected {_short(want[step:step + 8])} there, got "
                f"{_short(got[step:step + 8])} ({len(want)} tokens expected, {len(got)} returned)", hint)
 
@@ -140,7 +153,7 @@ def refuse_generate(model):
     is touched, and its own method is back after the block."""
 
     def refused(*args, **kwargs):
-        raise AssertionError("your code calls model.generate: write the decoding loop yourself "
+        raise RefusedCall("your code calls model.generate: write the decoding loop yourself "
                              "(forward passes with a KV cache) - generate() is what it is checked against")
 
     own = vars(model).get("generate")  # normally absent: generate is the class's method
@@ -179,10 +192,12 @@ def refuse_library_answers(folder):
         # functools.wraps keeps the signature, which generate()'s LogitsProcessorList inspects
         @functools.wraps(original)
         def guarded(self, *args, **kwargs):
-            if sys._getframe(1).f_code.co_filename.startswith(prefix):
-                raise AssertionError(f"your code calls transformers' {name}, which your function is checked "
-                                     f"against: write your own code for this step (the task's docstring: "
-                                     f"transformers' logits warpers and processors are off limits)")
+            caller = sys._getframe(1)
+            if caller.f_code.co_filename.startswith(prefix):
+                where = f"{caller.f_code.co_name} ({os.path.basename(caller.f_code.co_filename)} line {caller.f_lineno})"
+                raise RefusedCall(f"your code calls transformers' {name} in {where}, which your function is checked "
+                                  f"against: write your own code for this step (the task's docstring: "
+                                  f"transformers' logits warpers and processors are off limits)")
             return original(self, *args, **kwargs)
         return guarded
 

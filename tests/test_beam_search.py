@@ -18,7 +18,7 @@ the order of the results all matter, on the tiny random model too.
 import pytest
 import torch
 
-from checks import expect_close, expect_same_ids, expect_type, expect_value_error, fail
+from checks import expect_close, expect_same_ids, expect_type, expect_value_error, fail, hint_on_error
 from counting import count_forward_tokens
 from test_decoding import (NO_EOS_HINT, PLAIN, chat_prompt, eos_ids, expect_greedy, expect_valid, expected_greedy,
                            no_eos_id, stop_on)
@@ -410,6 +410,8 @@ BAD = {  # name: (prompt, max_new_tokens, num_beams, extra kwargs, words the mes
     "num_return_sequences_0": (PLAIN, N, 2, {"num_return_sequences": 0}, ("num_return_sequences", "0")),
     "more_sequences_than_beams": (PLAIN, N, 2, {"num_return_sequences": 3}, ("num_return_sequences", "num_beams")),
     "length_penalty_nan": (PLAIN, N, 2, {"length_penalty": float("nan")}, ("length_penalty", "nan")),
+    "length_penalty_str": (PLAIN, N, 2, {"length_penalty": "1.0"}, ("length_penalty", "1.0")),
+    "num_beams_float": (PLAIN, N, 2.5, {}, ("num_beams", "2.5")),
 }
 
 
@@ -467,3 +469,80 @@ def test_anchor_beam_search_does_the_work_of_generate(ref, model, tokenizer):
     assert ours.shapes == theirs.shapes
     assert ours.shapes == [(num_beams, p)] + [(num_beams, 1)] * (ours.calls - 1)
     assert ours.tokens == num_beams * (p + ours.calls - 1)
+
+
+# ----------------------------------------------------------------------------------------------
+# Defaults, one beam with EOS, no pad id (live checks against generate(), no recordings)
+
+def live_staggered_stops(model, tokenizer, num_beams: int) -> list[int]:
+    """staggered_stops, computed with generate() (live, no recording)."""
+    first = generate_beams(model, tokenizer, PLAIN, 2, num_beams, 1.0, False, num_beams)
+    stops = [*eos_ids(model), *(ids[-1] for ids, _ in first[:num_beams - 1])]
+    with stop_on(model, stops):
+        second = generate_beams(model, tokenizer, PLAIN, 4, num_beams, 1.0, False, num_beams)
+    return [*stops, *[ids[-1] for ids, _ in second if len(ids) == 4][:1]]
+
+
+@pytest.mark.tiny_model
+@pytest.mark.points(1)
+def test_beam_search_default_arguments(impl, model, tokenizer, tol):
+    """The signature's defaults, length_penalty=1.0, early_stopping=False, num_return_sequences=1, are generate()'s
+    with those values, on EOS ids where sequences end at different steps (so both settings matter)."""
+    num_beams = 4
+    stops = live_staggered_stops(model, tokenizer, num_beams)
+    with stop_on(model, stops):
+        best = generate_beams(model, tokenizer, PLAIN, N, num_beams, 1.0, False, 1)
+        every = generate_beams(model, tokenizer, PLAIN, N, num_beams, 1.0, False, num_beams)
+        assert every != generate_beams(model, tokenizer, PLAIN, N, num_beams, 1.0, True, num_beams), \
+            "test set-up: early_stopping should change the result"
+        got_best = impl.beam_search.beam_search(model, tokenizer, PLAIN, N, num_beams)
+        got_every = impl.beam_search.beam_search(model, tokenizer, PLAIN, N, num_beams, num_return_sequences=num_beams)
+    hint = ("the defaults are length_penalty=1.0, early_stopping=False, num_return_sequences=1, as in the signature "
+            "(and generate())")
+    where = f" and generation_config.eos_token_id={stops}"
+    own = (model, tokenizer, PLAIN, 1.0, N)  # the more basic properties (the cache) named first
+    expect_beams(got_best, best, tol, f"beam_search({PLAIN!r}, max_new_tokens={N}, num_beams={num_beams}){where}", hint,
+                 own=own)
+    expect_beams(got_every, every, tol, f"beam_search({PLAIN!r}, max_new_tokens={N}, num_beams={num_beams}, "
+                                        f"num_return_sequences={num_beams}){where}", hint, own=own)
+
+
+@pytest.mark.tiny_model
+@pytest.mark.points(0.5)
+def test_beam_search_one_beam_stops_at_eos_like_greedy(impl, model, tokenizer, tol):
+    """One beam with an EOS id that greedy decoding emits at step 3: the greedy continuation up to that EOS, scored
+    by its mean log-prob (length_penalty=1.0)."""
+    free = type(model).generate(model, **tokenizer(PLAIN, return_tensors="pt").to(model.device), do_sample=False,
+                                max_new_tokens=N)[0, len(tokenizer(PLAIN).input_ids):].tolist()
+    stop = next(i for i in range(3, len(free)) if free[i] not in free[:i])
+    want = free[:stop + 1]
+    what = f"beam_search({PLAIN!r}, max_new_tokens={N}, num_beams=1) with generation_config.eos_token_id={free[stop]}"
+    with stop_on(model, free[stop]):
+        got = search(impl, model, tokenizer, PLAIN, 1)
+    expect_pairs(got, 1, what)
+    hint = ("with one beam, the best continuation ending with EOS is the one hypothesis; the search stops once it "
+            "is kept and the running beam cannot beat it (num_beams=1 is greedy decoding)")
+    expect_greedy(got[0][0], want, model, tokenizer, PLAIN, N, tol, f"{what}: the ids vs greedy decoding", hint)
+    ids, score = got[0]
+    mine = summed_logprob(model, tokenizer, PLAIN, ids) / len(ids)
+    expect_close(torch.tensor([score]), torch.tensor([mine]), tol.logprob, f"{what}: the score", hint)
+
+
+@pytest.mark.tiny_model
+@pytest.mark.points(0.5)
+def test_beam_search_needs_no_pad_id(impl, model, tokenizer, tol):
+    """Beam search writes no padding: with no pad id in the generation config nor the tokenizer, the result is
+    generate()'s."""
+    num_beams = 3
+    config, before_config, before_tokenizer = model.generation_config, model.generation_config.pad_token_id, \
+        tokenizer.pad_token
+    config.pad_token_id, tokenizer.pad_token = None, None
+    try:
+        want = generate_beams(model, tokenizer, PLAIN, N, num_beams, 1.0, False, num_beams)
+        what = (f"{describe('plain', num_beams, num_return_sequences=num_beams)} with generation_config.pad_token_id"
+                f"=None and tokenizer.pad_token_id=None")
+        with hint_on_error(what, "beam search never pads: it needs no pad id, only the EOS ids"):
+            got = search(impl, model, tokenizer, PLAIN, num_beams, num_return_sequences=num_beams)
+    finally:
+        config.pad_token_id, tokenizer.pad_token = before_config, before_tokenizer
+    expect_beams(got, want, tol, what, own=(model, tokenizer, PLAIN, 1.0, N))

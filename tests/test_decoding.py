@@ -26,9 +26,9 @@ from functools import lru_cache
 import pytest
 import torch
 
-from checks import (expect_equal, expect_same_ids, expect_type, expect_value_error, fail, refuse_generate,
-                    refuse_library_answers)
-from counting import call_once
+from checks import (expect_equal, expect_same_ids, expect_type, expect_value_error, fail, hint_on_error,
+                    refuse_generate, refuse_library_answers)
+from counting import call_once, count_forward_tokens
 from oracles import sampling_replaced_by_oracles
 
 pytestmark = pytest.mark.decoding
@@ -302,7 +302,8 @@ def test_greedy_decode_zero_new_tokens(impl, model, tokenizer):
 @pytest.mark.parametrize("prompt, max_new_tokens, mentions", [
     ("", N, ("prompt", "empty", "token")),
     (PLAIN, -1, ("max_new_tokens", "-1")),
-], ids=["empty_prompt", "negative_max_new_tokens"])
+    (PLAIN, 2.5, ("max_new_tokens", "2.5")),
+], ids=["empty_prompt", "negative_max_new_tokens", "float_max_new_tokens"])
 def test_greedy_decode_bad_input_raises(impl, model, tokenizer, prompt, max_new_tokens, mentions):
     expect_value_error(lambda: impl.decoding.greedy_decode(model, tokenizer, prompt, max_new_tokens),
                        f"greedy_decode({prompt!r}, max_new_tokens={max_new_tokens})", mentions)
@@ -514,6 +515,8 @@ BAD_SAMPLING = {  # name: (prompt, max_new_tokens, temperature, extra kwargs, wo
     "empty_prompt": ("", N, 1.0, {}, ("prompt", "empty", "token")),
     "negative_max_new_tokens": (PLAIN, -1, 1.0, {}, ("max_new_tokens", "-1")),
     "num_samples_0": (PLAIN, N, 1.0, {"num_samples": 0}, ("num_samples", "0")),
+    "max_new_tokens_float": (PLAIN, 2.5, 1.0, {}, ("max_new_tokens", "2.5")),
+    "num_samples_float": (PLAIN, N, 1.0, {"num_samples": 1.5}, ("num_samples", "1.5")),
     "temperature_0": (PLAIN, N, 0, {}, ("temperature",)),
     "temperature_0_with_max_new_tokens_0": (PLAIN, 0, 0.0, {}, ("temperature",)),
     "temperature_negative": (PLAIN, N, -1.0, {}, ("temperature",)),
@@ -713,3 +716,115 @@ def test_decoding_bad_repetition_penalty_raises(impl, model, tokenizer, function
                                                    repetition_penalty=penalty)
     expect_value_error(call, what, ("penalty", repr(penalty)),
                        "check the penalty before the loop: a finite number > 0 (1.0 changes nothing)")
+
+
+# ----------------------------------------------------------------------------------------------
+# The pad id, rows that end, defaults (live checks against generate(), no recordings)
+
+@contextmanager
+def pad_ids(model, tokenizer, config_pad, tokenizer_pad):
+    """For the block, `model.generation_config.pad_token_id` is `config_pad` and the tokenizer's pad token is the
+    token of id `tokenizer_pad` (None: no pad token). Both are restored after."""
+    config = model.generation_config
+    before_config, before_tokenizer = config.pad_token_id, tokenizer.pad_token
+    config.pad_token_id = config_pad
+    tokenizer.pad_token = None if tokenizer_pad is None else tokenizer.convert_ids_to_tokens(tokenizer_pad)
+    try:
+        yield
+    finally:
+        config.pad_token_id = before_config
+        tokenizer.pad_token = before_tokenizer
+
+
+def sampled_live(model, tokenizer, max_new_tokens: int, seed: int, num_samples: int, top_k=None) -> list[list[int]]:
+    """generate(do_sample=True, temperature=1.0)'s rows after the plain prompt, with the current EOS ids."""
+    return generated(model, tokenizer, PLAIN, max_new_tokens, seed=seed, do_sample=True, temperature=1.0,
+                     top_k=top_k or 0, top_p=1.0, num_return_sequences=num_samples)
+
+
+def stops_ending_every_row(rows: list[list[int]], avoid: set[int]) -> list[int]:
+    """One id per row, not in `avoid`, drawn by row r at step 1 + 2r or later and not earlier in that row:
+    with these as EOS ids every row ends, at different steps."""
+    stops = []
+    for r, row in enumerate(rows):
+        fresh = [i for i in range(1, len(row)) if row[i] not in row[:i] and row[i] not in avoid]
+        assert fresh, f"test set-up: row {r} draws no id to stop on"
+        stops.append(row[next((i for i in fresh if i >= 1 + 2 * r), fresh[-1])])
+    return stops
+
+
+ENDED_HINT = ("a row has finished once it drew an EOS id: from then on its draw is replaced by the pad id; keep a "
+              "`finished` flag per row that stays True (finished |= is_eos), and stop as soon as EVERY row has finished")
+
+
+@pytest.mark.tiny_model
+@pytest.mark.points(1)
+def test_sample_decode_stops_once_every_row_has_ended(impl, model, tokenizer):
+    """Every row ends before max_new_tokens, at a different step, on ids that are not the pad id: the loop takes as
+    many forward passes as the longest row has tokens, and no more."""
+    num_samples, seed = 3, 4
+    pad = model.generation_config.pad_token_id
+    with stop_on(model, None):
+        free = sampled_live(model, tokenizer, N, seed, num_samples)
+    stops = stops_ending_every_row(free, {pad, *eos_ids(model)})
+    with stop_on(model, stops):
+        want = sampled_live(model, tokenizer, N, seed, num_samples)
+        with count_forward_tokens(model) as seen:
+            got = impl.decoding.sample_decode(model, tokenizer, PLAIN, N, 1.0, seeded(model, seed),
+                                              num_samples=num_samples)
+    assert all(row and row[-1] in stops for row in want) and max(map(len, want)) < N, \
+        "test set-up: every row should end with an EOS id before max_new_tokens"
+    what = (f"sample_decode({PLAIN!r}, max_new_tokens={N}, temperature=1.0, num_samples={num_samples}) with a "
+            f"generator seeded {seed} and generation_config.eos_token_id={stops} (pad id {pad}, not an EOS id)")
+    expect_rows(got, want, what, ENDED_HINT)
+    steps = max(map(len, want))
+    if seen.calls != steps:
+        fail(what, f"every row has ended after {steps} steps, so {steps} forward passes, got {seen.calls}", ENDED_HINT)
+
+
+@pytest.mark.tiny_model
+@pytest.mark.points(0.5)
+@pytest.mark.parametrize("function", ["greedy_decode", "sample_decode"])
+def test_decoding_without_eos_or_pad_ids_runs_to_max_new_tokens(impl, model, tokenizer, tol, function):
+    """No EOS id and no pad id anywhere (generation config and tokenizer): nothing ends, nothing is padded, and
+    decoding runs to max_new_tokens as generate() does."""
+    what = (f"{function}({PLAIN!r}, max_new_tokens={N}) with generation_config.eos_token_id=None, "
+            f"generation_config.pad_token_id=None and tokenizer.pad_token_id=None")
+    hint = ("with no EOS id no row ever finishes, so no pad id is needed: look up the pad id without assuming one "
+            "exists (pad id, else the tokenizer's, else the first EOS id, if any)")
+    with stop_on(model, None), pad_ids(model, tokenizer, None, None):
+        if function == "greedy_decode":
+            want = generated(model, tokenizer, PLAIN, N, do_sample=False)[0]
+            with hint_on_error(what, hint):
+                got = impl.decoding.greedy_decode(model, tokenizer, PLAIN, N)
+        else:
+            want = sampled_live(model, tokenizer, N, 0, 2)
+            with hint_on_error(what, hint):
+                got = impl.decoding.sample_decode(model, tokenizer, PLAIN, N, 1.0, seeded(model, 0), num_samples=2)
+    if function == "greedy_decode":
+        assert len(want) == N, "test set-up: without an EOS id, generate() runs to max_new_tokens"
+        expect_greedy(got, want, model, tokenizer, PLAIN, N, tol, what, hint)
+    else:
+        expect_rows(got, want, what, hint)
+
+
+@pytest.mark.tiny_model
+@pytest.mark.points(0.5)
+def test_sample_decode_num_samples_defaults_to_1(impl, model, tokenizer):
+    want = sampled_live(model, tokenizer, SHORT, 0, 1)
+    got = impl.decoding.sample_decode(model, tokenizer, PLAIN, SHORT, 1.0, seeded(model, 0))
+    expect_rows(got, want, f"sample_decode({PLAIN!r}, max_new_tokens={SHORT}, temperature=1.0) without num_samples, "
+                           f"with a generator seeded 0",
+                "num_samples defaults to 1 (the signature's `num_samples: int = 1`): one list in a list", SHORT)
+
+
+@pytest.mark.tiny_model
+@pytest.mark.points(0.5)
+def test_sample_decode_top_k_0_keeps_every_token(impl, model, tokenizer):
+    want = sampled_live(model, tokenizer, SHORT, 6, 2, top_k=0)
+    what = f"sample_decode({PLAIN!r}, max_new_tokens={SHORT}, temperature=1.0, top_k=0, num_samples=2), seeded 6"
+    hint = "top_k=0, like None, keeps every token (as in sample_next_token and generate()): it is not a bad top_k"
+    with hint_on_error(what, hint):
+        got = impl.decoding.sample_decode(model, tokenizer, PLAIN, SHORT, 1.0, seeded(model, 6), top_k=0,
+                                          num_samples=2)
+    expect_rows(got, want, what, hint, SHORT)

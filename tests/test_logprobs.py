@@ -12,7 +12,8 @@ from functools import lru_cache
 import pytest
 import torch
 
-from checks import expect_close, expect_equal, expect_floats, expect_tensor, expect_type, expect_value_error, fail
+from checks import (expect_close, expect_equal, expect_floats, expect_tensor, expect_type, expect_value_error,
+                    fail, hint_on_error)
 from counting import call_once
 
 pytestmark = pytest.mark.logprobs
@@ -66,13 +67,18 @@ def test_token_logprobs_matches_log_softmax(impl, tol, n, vocab):
 
 
 @pytest.mark.points(1)
-def test_token_logprobs_accepts_a_list_and_returns_float32(impl, tol):
-    logits, ids = torch.tensor([[2.0, 0.0], [0.0, 0.0]]), [0, 1]
-    got = impl.logprobs.token_logprobs(logits, ids)
-    what = "token_logprobs([[2.0, 0.0], [0.0, 0.0]], [0, 1])"
+def test_token_logprobs_accepts_a_list_and_returns_float32(impl, tol, device):
+    """The docstring's Returns: a float32 Tensor [N] on the logits' device, for a list of ids too."""
+    logits, ids = torch.tensor([[2.0, 0.0], [0.0, 0.0]], device=device), [0, 1]
+    what = f"token_logprobs([[2.0, 0.0], [0.0, 0.0]] on {logits.device}, [0, 1])"
+    with hint_on_error(what, "make the list a LongTensor on the logits' device: "
+                             "torch.as_tensor(token_ids, dtype=torch.long, device=step_logits.device)"):
+        got = impl.logprobs.token_logprobs(logits, ids)
     expect_type(got, torch.Tensor, what, "return a tensor of shape [N]")
     if got.dtype != torch.float32:
         fail(what, f"expected dtype torch.float32, got {got.dtype}", "compute in float32 (logits.float())")
+    expect_tensor(got, what, dtype=torch.float32, shape=[2], device=logits.device,
+                  hint="keep the result on the logits' device: torch.as_tensor(token_ids, device=step_logits.device)")
     expect_close(got, torch.tensor([-0.126928, -0.693147]), tol.logprob, what,
                  "log_softmax, then gather; accept a list of ids too (torch.as_tensor(token_ids))")
 

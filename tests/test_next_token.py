@@ -189,6 +189,24 @@ def test_top_k_next_tokens_k_above_vocab(impl, model, tokenizer, tol):
                  f"the sum of the probabilities of {what}")
 
 
+@pytest.mark.points(0.5)
+def test_top_k_next_tokens_k_one_is_the_argmax(impl, model, tokenizer, tol):
+    """k = 1 is a positive int: one pair, the most likely token (the docstring's `min(k, vocab)` pairs)."""
+    text = PROMPTS["plain"]
+    what = f"top_k_next_tokens(model, tokenizer, {text!r}, 1)"
+    hint = "k = 1 is a positive int: list the single most likely token (torch.topk(probs, 1))"
+    with hint_on_error(what, hint):
+        got = impl.next_token.top_k_next_tokens(model, tokenizer, text, 1)
+    expect_type(got, list, what, "return a list of (token_text, probability) tuples")
+    if len(got) != 1:
+        fail(what, f"expected 1 pair, got {len(got)}", hint)
+    # the test's own top 2: a near tie for first place may go either way
+    top = torch.topk(softmax_of_last(model, tokenizer, text), 2)
+    expect_same_tokens(got, top.indices.tolist(), top.values.tolist(), tokenizer, tol.prob, what)
+    expect_close(torch.tensor([float(got[0][1])]), top.values[:1].cpu(), tol.prob, f"the probability of {what}",
+                 "the largest value of next_token_probs, as a Python float")
+
+
 @pytest.mark.points(1)
 def test_top_k_next_tokens_bad_k_raises(impl, model, tokenizer):
     for k in (0, -3, 2.5):

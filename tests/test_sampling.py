@@ -737,6 +737,17 @@ def test_repetition_penalty_matches_transformers(impl, tol, device):
     expect_close(impl.sampling.repetition_penalty(logits[0].clone(), ids[0], 1.5), want, tol.prob,
                  "repetition_penalty(logits [50] (one row), ids [12], 1.5)",
                  "work over the last dimension: [vocab] logits with [seq] ids work too")
+    # the ids as (nested) lists, as the docstring allows: made into ids on the logits' device
+    hint = "accept lists too: torch.as_tensor(generated_ids, dtype=torch.long, device=logits.device)"
+    for rows, ids_as_list, shown in ((logits, ids.tolist(), "[4, 12] as nested lists"),
+                                     (logits[0], ids[0].tolist(), "[12] as a list, logits [50]")):
+        what = f"repetition_penalty(logits on {rows.device}, ids {shown}, 1.5)"
+        want = RepetitionPenaltyLogitsProcessor(1.5)(ids, logits.clone())
+        with hint_on_error(what, hint):
+            got = impl.sampling.repetition_penalty(rows.clone(), ids_as_list, 1.5)
+        expect_close(got, want if rows.dim() == 2 else want[0], tol.prob, what, hint)
+        if not same_device(got.device, rows.device):
+            fail(what, f"expected the result on the logits' device {rows.device}, got {got.device}", hint)
 
 
 @pytest.mark.points(2)

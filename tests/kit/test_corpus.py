@@ -127,6 +127,15 @@ NAMED_FIRST = {
 }
 
 
+def test_a_refused_library_call_is_one_entry_that_names_where(graded):
+    """Calling a warper the function is checked against is one mistake, however many tests (of other functions
+    too) it fails: one entry of what to fix, naming the function and line that call it, with no test's own hint."""
+    ex = graded[HERE / "wrong" / "sampling" / "uses_transformers_warpers.py"]
+    entries = [message for message in ex.to_fix() if "TopKLogitsWarper" in message]
+    assert len(entries) == 1, entries
+    assert "TopKLogitsWarper in top_k_filter (sampling.py line " in entries[0] and " - hint: " not in entries[0]
+
+
 @pytest.mark.parametrize("path", list(NAMED_FIRST), ids=lambda p: f"{p.parent.name}/{p.stem}")
 def test_a_basic_mistake_is_named_first(path, graded):
     words, others = NAMED_FIRST[path]

@@ -119,3 +119,21 @@ def test_snapshot_comparison_tells_a_moved_grade_from_a_reworded_message():
     after = {"same": entry("passed", 1.0, ""), "moved": entry("failed", 0.0, "x"),
              "reworded": entry("failed", 0.0, "y"), "new": entry("passed", 1.0, "")}
     assert snapshot.compare(before, after) == (["moved", "new"], ["reworded"])
+
+
+def test_the_readme_s_captured_tables_count_the_tests_there_are():
+    """The README's captured `make grade` tables (default model) give each exercise's number of graded tests:
+    they must be the numbers a grading counts today, or a student compares with a table that is not theirs."""
+    proc = subprocess.run([sys.executable, "-m", "pytest", "--collect-only", "-q", "-m", "points", "--model", "default",
+                           "--submission", "exercises", "-p", "no:randomly", "tests"], cwd=REPO, capture_output=True,
+                          text=True, timeout=300)
+    counts: dict[str, int] = {}
+    for line in proc.stdout.splitlines():
+        found = re.match(r"tests/test_(\w+)\.py::", line)
+        if found:
+            counts[found.group(1)] = counts.get(found.group(1), 0) + 1
+    assert counts, proc.stdout[-2000:] + proc.stderr[-2000:]
+    rows = re.findall(r"│ \d\. (\w+)\s+│[^│]+│\s+\d+ / (\d+) │", (REPO / "README.md").read_text(encoding="utf-8"))
+    assert rows, "the README has no captured table"
+    wrong = [(name, int(shown), counts.get(name)) for name, shown in rows if int(shown) != counts.get(name)]
+    assert not wrong, f"(exercise, tests in the README, tests now): {wrong}"

@@ -11,7 +11,7 @@ def _stops(model, tokenizer):
     eos = set([eos] if isinstance(eos, int) else eos or [])
     pad = model.generation_config.pad_token_id
     if pad is None:
-        pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else min(eos)
+        pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else min(eos, default=0)
     return eos, pad
 
 
