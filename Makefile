@@ -126,8 +126,9 @@ bench: setup
 # The reference must pass every test with the tiny and the default model, and match the
 # recordings in tests/expectations; the kit's own tests (tests/kit) prove the grader: stubs score
 # zero, known-wrong implementations lose points, the student release holds no solution.
+# TEST_ARGS="..." adds pytest options (e.g. -k corpus, or -x).
 test: setup
-	HF_HUB_OFFLINE=1 $(PY) -m pytest --submission solutions --model tiny,default --device "$(DEVICE)"
+	HF_HUB_OFFLINE=1 $(PY) -m pytest --submission solutions --model tiny,default --device "$(DEVICE)" $(TEST_ARGS)
 
 test-fast: setup
 	HF_HUB_OFFLINE=1 $(PY) -m pytest --submission solutions --model tiny --device "$(DEVICE)" --ignore tests/kit
