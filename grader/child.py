@@ -45,6 +45,7 @@ def forked_child(args: list[str], keep: tuple[int, int], log: Path, options: Opt
         sys.stderr = sys.__stderr__ = open(2, "w", buffering=1, closefd=False, errors="backslashreplace")
         os.chdir(log.parent)
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        _temporary_files_in(box)
         box.enter()
         split_init(box.status_fd)  # process 1 of the PID namespace stays behind, as its init
         code = run_pytest(args, options, box)
@@ -66,6 +67,7 @@ def spawned_child() -> None:
     config = json.loads(sys.argv[1])
     options = Options(**config["options"])
     box = Sandbox(**config["sandbox"])
+    _temporary_files_in(box)  # first: importing torch and loading the model may write a cache in TMPDIR
     box.enter()
     split_init(box.status_fd)
     box.lock()
@@ -86,7 +88,6 @@ def load_model(options: Options) -> None:
 
 def run_pytest(args: list[str], options: Options, box: Sandbox) -> int:
     import resource
-    import tempfile
 
     import pytest
     import torch
@@ -96,12 +97,19 @@ def run_pytest(args: list[str], options: Options, box: Sandbox) -> int:
         _limit_memory(options.memory_gb)
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past FILE_LIMIT fails, never kills
     resource.setrlimit(resource.RLIMIT_FSIZE, (FILE_LIMIT, FILE_LIMIT))
-    # Everything temporary (pytest's tmp_path, tempfile) goes in the task's own folder: the only
-    # one it may write, removed with the task.
-    os.environ["TMPDIR"] = tempfile.tempdir = str(box.writable)
     sys.path.insert(0, options.tests_dir)  # tests' helpers (checks.py), also for hidden tests
     _tell(box)
     return int(pytest.main(args, plugins=[_Seal(box, options)]))
+
+
+def _temporary_files_in(box: Sandbox) -> None:
+    """Everything temporary (pytest's tmp_path, tempfile, torch's kernel cache) goes in the task's own
+    folder: the only one a test process may write, removed with the task. Before the namespaces (the
+    rest of the file system is read-only from then on) and before the first import of torch."""
+    import tempfile
+
+    os.environ["TMPDIR"] = tempfile.tempdir = str(box.writable)
+    os.environ["TORCHINDUCTOR_CACHE_DIR"] = str(box.writable / "torchinductor")
 
 
 def _tell(box: Sandbox) -> None:
