@@ -126,9 +126,12 @@ bench: setup
 # The reference must pass every test with the tiny and the default model, and match the
 # recordings in tests/expectations; the kit's own tests (tests/kit) prove the grader: stubs score
 # zero, known-wrong implementations lose points, the student release holds no solution.
-# TEST_ARGS="..." adds pytest options (e.g. -k corpus, or -x).
+# TEST_JOBS processes share the test files (pytest-xdist, one file per process: its fixtures are
+# graded once); TEST_JOBS=0 runs them in this one. TEST_ARGS="..." adds pytest options (-k corpus, -x).
+TEST_JOBS ?= 2
 test: setup
-	HF_HUB_OFFLINE=1 $(PY) -m pytest --submission solutions --model tiny,default --device "$(DEVICE)" $(TEST_ARGS)
+	HF_HUB_OFFLINE=1 $(PY) -m pytest --submission solutions --model tiny,default --device "$(DEVICE)" \
+	  $(if $(filter-out 0,$(TEST_JOBS)),-n $(TEST_JOBS) --dist loadfile) $(TEST_ARGS)
 
 test-fast: setup
 	HF_HUB_OFFLINE=1 $(PY) -m pytest --submission solutions --model tiny --device "$(DEVICE)" --ignore tests/kit
