@@ -50,4 +50,3 @@ def graded_tests(items, hidden_dir: str | None = None) -> list[dict]:
     return [{"nodeid": item.nodeid, "exercise": exercise_of(item), "weight": weight_of(item),
              "hidden": hidden is not None and hidden in Path(str(item.path)).resolve().parents}
             for item in items if weight_of(item) is not None]
-

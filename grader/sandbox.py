@@ -155,6 +155,11 @@ class Sandbox:
         self.locked = False
         self.problems: list[str] = []  # what could not be isolated (printed into the test's log)
 
+    def spec(self) -> dict:
+        """The keywords that make this Sandbox again, as JSON (for a spawned test process)."""
+        return {"writable": str(self.writable), "hide": [str(p) for p in self.hide], "keep": [str(p) for p in self.keep],
+                "private": [str(p) for p in self.private], "replace_dev": self.replace_dev, "status_fd": self.status_fd}
+
     def enter(self) -> None:
         """In process 1 of the PID namespace: the mount, network and IPC namespaces."""
         if os.getpid() != 1 or os.environ.get(OFF) == "off":

@@ -31,6 +31,9 @@ def has_reference() -> bool:
     return all((SOLUTIONS_DIR / f"{name}.py").is_file() for name in EXERCISES)
 
 
+IMPORTS_REFERENCE = "{name} imports the reference solutions: write your own code (importing solutions scores zero)"
+
+
 class SubmissionImportError(Exception):
     """The submission's module could not be imported (one line, for the student)."""
 
@@ -138,15 +141,13 @@ class Submission:
         if not path.is_file():
             raise SubmissionImportError(f"{path.name} is missing from {self.folder}: copy it from exercises/")
         if self.package != "solutions" and _imports_reference(path.read_text(encoding="utf-8", errors="replace")):
-            raise SubmissionImportError(f"{path.name} imports the reference solutions: write your own code "
-                                        f"(importing solutions scores zero)")
+            raise SubmissionImportError(IMPORTS_REFERENCE.format(name=path.name))
         try:
             loaded = importlib.import_module(f"{self.package}.{module}")
         except BaseException as err:  # SyntaxError, ImportError, SystemExit at import time...
             if isinstance(err, ModuleNotFoundError) and (err.name or "").split(".")[0] == "solutions":
                 # a name built at run time; the reference is not there (grader/sandbox.py hides it)
-                raise SubmissionImportError(f"{path.name} imports the reference solutions: write your own code "
-                                            f"(importing solutions scores zero)") from None
+                raise SubmissionImportError(IMPORTS_REFERENCE.format(name=path.name)) from None
             where = ""
             frames = [f for f in traceback.extract_tb(err.__traceback__) if f.filename == str(path)]
             if isinstance(err, SyntaxError) and err.lineno:

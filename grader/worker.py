@@ -293,7 +293,7 @@ class _Scheduler:
 
     def _check_unchanged(self, state: _State, result: ExerciseResult) -> None:
         """Without namespaces: a task during which a file the grading depends on changed scores 0,
-        its note naming the files (its own submission's excepted: it can only harm itself)."""
+        its note naming the files."""
         if self.watch is None:
             return
         # A submission may write its own folder: a change there is no one's fault while that submission's
@@ -400,10 +400,7 @@ class _Scheduler:
                 if pid == 0:
                     forked_child(args, (key_r, report_w), log, self.options, box)  # never returns
         else:
-            config = {"args": args, "options": asdict(self.options),
-                      "sandbox": {"writable": str(box.writable), "hide": [str(p) for p in box.hide],
-                                  "keep": [str(p) for p in box.keep], "private": [str(p) for p in box.private],
-                                  "replace_dev": box.replace_dev, "status_fd": status_w}}
+            config = {"args": args, "options": asdict(self.options), "sandbox": box.spec()}
             with log.open("wb") as out, sandbox.new_pid_namespace():
                 popen = subprocess.Popen(
                     [sys.executable, "-c", SPAWN_CODE, json.dumps(config)],
