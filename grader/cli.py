@@ -110,14 +110,19 @@ def grade_command(argv: list[str]):
     parser.add_argument("--junit", default=None, metavar="FILE", help="write JUnit XML to FILE")
     parser.add_argument("--min-score", type=float, default=None, metavar="X",
                         help="exit with code 1 when the total is below X (for CI)")
+    parser.add_argument("--warm", action=argparse.BooleanOptionalAction, default=None,
+                        help="keep a warm worker between gradings, so that the next one starts at once "
+                             "(default: yes on Linux outside CI; TEXTGEN_KIT_WARM=0 turns it off; "
+                             "python -m grader warm --stop ends it)")
     args = parser.parse_args(argv)
 
     def body() -> int:
+        from . import warm
         from .report import print_report
         from .results import write_gradescope, write_junit
-        from .run import grade
+        from .run import Options, grade
 
-        result = grade(args.submission, _grading(args))
+        result = grade(args.submission, Options.of(_grading(args), warm=warm.wanted(args.warm)))
         if args.json:
             write_gradescope(result, args.json, args.hidden_visibility)
         if args.junit:
@@ -354,8 +359,32 @@ def hint_command(argv: list[str]):
     return body
 
 
+def warm_command(argv: list[str]):
+    parser = _parser("warm", "The warm workers that python -m grader keeps between gradings (Linux): "
+                             "list them, or end them with --stop.")
+    parser.add_argument("--stop", action="store_true", help="end every warm worker of this user")
+    args = parser.parse_args(argv)
+
+    def body() -> int:
+        from . import warm
+
+        if args.stop:
+            stopped = warm.stop_all()
+            print(f"Stopped {len(stopped)} warm worker{'s' if len(stopped) != 1 else ''}.")
+            return 0
+        running = warm.running()
+        for pid, name in running:
+            print(f"warm worker {pid} ({name})")
+        if not running:
+            print("No warm worker runs; the next python -m grader starts one.")
+        return 0
+
+    return body
+
+
 COMMANDS = {"batch": batch_command, "merge": merge_command, "report": report_command, "demo": demo_command,
-            "record": record_command, "release": release_command, "hint": hint_command}
+            "record": record_command, "release": release_command, "hint": hint_command,
+            "warm": warm_command}
 
 
 def main(argv=None) -> int:

@@ -62,6 +62,7 @@ class Options:
     threads: int = 0  # torch threads per test process
     deadline_at: float | None = None  # time.time() after which nothing more runs
     isolation: str = ""  # fork or spawn (decided by the worker when empty)
+    warm: bool = False  # fork the worker from a warm one (grader/warm.py) where one can serve
 
     @classmethod
     def of(cls, options: "Options | None" = None, **fields) -> "Options":
@@ -232,12 +233,9 @@ def _run_tasks(tasks: list, options: Options, report, sigterm: _SigtermWatch, st
            "HF_HUB_DISABLE_PROGRESS_BARS": "1"}
     found: dict[int, ExerciseResult] = {}
     with tempfile.TemporaryFile() as errors:
-        worker = subprocess.Popen([sys.executable, "-c", "from grader.worker import main; main()"],
-                                  stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=errors, cwd=REPO, env=env)
+        worker = _start_worker(options, config, env, errors)
         sigterm.worker = worker
         try:
-            worker.stdin.write(json.dumps(config).encode())
-            worker.stdin.close()
             buffer = b""
             while True:
                 limits = [t for t in (None if options.deadline_at is None else options.deadline_at + WRAP_UP_LIMIT,
@@ -293,4 +291,21 @@ def _run_tasks(tasks: list, options: Options, report, sigterm: _SigtermWatch, st
             raise KitError(f"the grading worker stopped unexpectedly (exit code {worker.returncode}): "
                            f"{last_line(errors.read().decode(errors='replace'))}")
     return found, target
+
+
+def _start_worker(options: Options, config: dict, env: dict, errors):
+    """The grading's worker, its options and tasks handed over: forked by a warm worker where
+    `options.warm` asks for one and one can serve (grader/warm.py), else a fresh process."""
+    if options.warm:
+        from . import warm
+
+        if warm.usable(options, env):
+            forked = warm.fork(options, config, env, errors)
+            if forked is not None:
+                return forked
+    worker = subprocess.Popen([sys.executable, "-c", "from grader.worker import main; main()"],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=errors, cwd=REPO, env=env)
+    worker.stdin.write(json.dumps(config).encode())
+    worker.stdin.close()
+    return worker
 

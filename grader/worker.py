@@ -19,7 +19,7 @@ import tempfile
 import time
 import traceback
 from collections import deque
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 from . import KitError, devices, messages, sandbox
@@ -53,7 +53,46 @@ def main() -> None:
         sys.path.remove("")
     protocol = os.fdopen(os.dup(1), "w", encoding="utf-8")
     os.dup2(2, 1)  # whatever gets printed while grading goes to stderr, never into the protocol
+    run(config, protocol)
+
+
+@dataclass
+class Preloaded:
+    """What a worker has done before its first test process starts: the same for every grading
+    with the same model, device and tests (a warm worker, grader/warm.py, keeps it)."""
+
+    isolated: bool  # the test processes get namespaces (sandbox.prepare_worker)
+    device: str  # the device resolved, e.g. "cpu"
+    isolation: str  # fork or spawn
+    files: dict[str, list[str]]  # exercise -> the test files that hold its tests (fork only)
+    phases: dict[str, float]  # seconds of each step
+
+
+def preload(options: Options, classmates: int) -> Preloaded:
+    """Everything before the first test process: whether namespaces work, the device, and on the
+    fork path the imports, the collected tests and the loaded models (`_preload`)."""
+    isolated = sandbox.prepare_worker()  # before torch starts any thread
+    phases: dict[str, float] = {}
+    started = time.monotonic()
+    target = devices.resolve(options.device)  # the first import of torch in this grading
+    phases["worker: import torch"] = time.monotonic() - started
+    # Fork from this preloaded process on Linux with a CPU device; elsewhere (macOS, CUDA, whose
+    # state does not survive a fork) start a fresh interpreter per test process.
+    options.isolation = options.isolation or (
+        "fork" if sys.platform.startswith("linux") and target.type == "cpu" else "spawn")
+    files: dict[str, list[str]] = {}
+    if options.isolation == "fork":
+        files = _preload(options, classmates, phases)
+    elif options.extra_tests:  # the instructor's tests, checked once here (the fork path's preload does)
+        _collect_graded_tests(options)
+    return Preloaded(isolated=isolated, device=str(target), isolation=options.isolation, files=files, phases=phases)
+
+
+def run(config: dict, protocol, warm: Preloaded | None = None) -> None:
+    """Grade `config`'s tasks with its options, saying each result on `protocol` (a text file).
+    `warm`: what a warm worker preloaded (this process is a fork of it); else preload here."""
     options = Options(**config["options"])
+    tasks = [Task(**t) for t in config["tasks"]]
     scheduler = _Scheduler(options)
     # SIGTERM (passed on by the caller): stop the test processes and report every task now.
     # SIGINT: stop everything at once (KeyboardInterrupt; the test processes are killed below).
@@ -64,26 +103,18 @@ def main() -> None:
         protocol.flush()
 
     say({"ready": True})
-    isolated = sandbox.prepare_worker()  # before torch starts any thread
     _become_subreaper()
-    phases = {}
     try:
-        started = time.monotonic()
-        target = devices.resolve(options.device)  # the first import of torch in this grading
-        phases["worker: import torch"] = time.monotonic() - started
-        # Fork from this preloaded process on Linux with a CPU device; elsewhere (macOS, CUDA, whose
-        # state does not survive a fork) start a fresh interpreter per test process.
-        options.isolation = options.isolation or (
-            "fork" if sys.platform.startswith("linux") and target.type == "cpu" else "spawn")
-        say({"device": str(target)})
-        tasks = [Task(**t) for t in config["tasks"]]
-        if not isolated:
+        if warm is None:
+            loaded = preload(options, classmates=len({task.submission for task in tasks}))
+        else:
+            options.isolation = warm.isolation
+            loaded = replace(warm, phases={"worker: forked from the warm worker": 0.0})
+        say({"device": loaded.device})
+        if not loaded.isolated:
             scheduler.watch = _watch(options, tasks)
-        if options.isolation == "fork":
-            scheduler.files = _preload(options, len({task.submission for task in tasks}), phases)
-        elif options.extra_tests:  # the instructor's tests, checked once here (the fork path's preload does)
-            _collect_graded_tests(options)
-        say({"phases": phases})
+        scheduler.files = loaded.files
+        say({"phases": loaded.phases})
         for index, result in scheduler.run(tasks):
             say({"task": index, "result": asdict(result)})
     except KitError as err:

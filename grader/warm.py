@@ -1,0 +1,489 @@
+"""A warm worker: what every grading does before its first test process starts (import torch and
+pytest, collect the tests, load the models, the tests' work for fixed inputs), done once and kept
+between gradings, so that `python -m grader` grades in the time of the tests themselves.
+
+The first grading starts it (`python -m grader`, unless --no-warm, TEXTGEN_KIT_WARM=0 or a CI
+environment): a process in a session of its own that preloads (grader/worker.py `preload`), then
+listens on a Unix socket in a private folder of the temporary directory (mode 0700, this user's).
+Each grading connects, hands over its options, tasks, environment and the two file descriptors a
+fresh worker would have had (the protocol pipe and the error log), and the warm worker forks: the
+fork is that grading's worker (grader/worker.py `run`), a copy of the preloaded process that no
+submission ever ran in, so nothing of one grading reaches the next. Linux, CPU only (fork).
+
+The socket's name is a digest of everything the preloading depends on: this Python, the kit's
+folder, the model, the device, the tests' folders, the environment, and the size and time of every
+file of the kit, the tests, the recordings, the converted models and the environment's packages.
+Any change gives another name (a new warm worker), and the old one notices its files changed and
+ends; it also ends after IDLE_MINUTES without a grading, or with `python -m grader warm --stop`.
+"""
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from . import KitError
+
+IDLE_MINUTES = 15.0  # a warm worker ends after this long without a grading (TEXTGEN_KIT_WARM_MINUTES)
+START_LIMIT = 600  # seconds a caller waits for a warm worker to finish its preloading
+SOCKET_FOLDER_LIMIT = 80  # characters: a socket's whole path must fit in 108
+STALE_CHECK = 10  # seconds between a warm worker's checks that its files are unchanged
+# Variables that differ between two shells of one user without changing a grading.
+VOLATILE = {"_", "PWD", "OLDPWD", "SHLVL", "TERM", "COLUMNS", "LINES", "MAKEFLAGS", "MAKELEVEL", "MFLAGS",
+            "MAKE_TERMOUT", "MAKE_TERMERR", "PYTEST_CURRENT_TEST", "SSH_CLIENT", "SSH_CONNECTION", "SSH_TTY"}
+
+
+def wanted(flag: bool | None) -> bool:
+    """Whether `python -m grader` uses a warm worker: --warm / --no-warm (`flag`), else
+    TEXTGEN_KIT_WARM (1 or 0), else yes, but not in CI (the CI variable, set by GitHub Actions,
+    GitLab and most others) where each grading runs on a fresh machine."""
+    if flag is not None:
+        return flag
+    setting = os.environ.get("TEXTGEN_KIT_WARM", "").strip()
+    if setting:
+        if setting not in ("0", "1"):
+            raise KitError(f"TEXTGEN_KIT_WARM must be 1 or 0, got {setting!r}")
+        return setting == "1"
+    return not os.environ.get("CI") and sys.platform.startswith("linux")
+
+
+def usable(options, env: dict) -> bool:
+    """A warm worker serves the fork path only: Linux, on the CPU (a CUDA process cannot fork), with
+    no isolation forced."""
+    return (sys.platform.startswith("linux") and not options.isolation and options.device in ("cpu", "auto")
+            and (options.device == "cpu" or not Path("/dev/nvidiactl").exists())
+            and env.get("TEXTGEN_KIT_ISOLATION", "") == "")
+
+
+def folder() -> Path:
+    """This user's folder of warm workers' sockets, made private (0700) if new; a KitError if it is
+    not private (someone else's, or open to others)."""
+    path = Path(tempfile.gettempdir()) / f"textgen-kit-warm-{os.getuid()}"
+    if len(str(path)) > SOCKET_FOLDER_LIMIT:
+        raise KitError(f"{path} is too long a folder for a Unix socket's name")
+    with contextlib.suppress(FileExistsError):
+        path.mkdir(mode=0o700)
+    info = path.lstat()
+    if not path.is_dir() or path.is_symlink() or info.st_uid != os.getuid() or info.st_mode & 0o077:
+        raise KitError(f"{path} is not a private folder of this user: remove it to use a warm worker")
+    return path
+
+
+def _identity(options, env: dict) -> dict:
+    """What a warm worker's preloading depends on, but its files."""
+    from .submission import REPO
+
+    return {"python": sys.executable, "kit": str(REPO), "model": options.model, "device": options.device,
+            "tests": options.tests_dir, "extra_tests": options.extra_tests,
+            "env": {k: v for k, v in sorted(env.items()) if k not in VOLATILE}}
+
+
+def _stamp(options) -> str:
+    """A digest of the size, time and inode of every file a warm worker's preloading read."""
+    import sysconfig
+
+    from . import models
+    from .submission import REPO
+
+    roots = [REPO / "grader", REPO / "pyproject.toml", Path(options.tests_dir), models.cache_root(),
+             *([Path(options.extra_tests)] if options.extra_tests else [])]
+    digest = hashlib.sha256()
+    for root in roots:
+        paths = [root] if root.is_file() else sorted(root.rglob("*")) if root.is_dir() else []
+        for path in paths:
+            if "__pycache__" in path.parts:
+                continue
+            with contextlib.suppress(OSError):
+                info = path.stat()
+                digest.update(f"{path}\0{info.st_size}\0{info.st_mtime_ns}\0{info.st_ino}\n".encode())
+    for packages in sorted({sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]}):
+        with contextlib.suppress(OSError):  # an install or removal changes the folder's time
+            digest.update(f"{packages}\0{os.stat(packages).st_mtime_ns}\n".encode())
+    return digest.hexdigest()
+
+
+def _name(identity: dict, stamp: str) -> str:
+    return hashlib.sha256(json.dumps([identity, stamp], sort_keys=True).encode()).hexdigest()[:24]
+
+
+# ----------------------------------------------------------------------------------------------
+# The caller's side (grader/run.py): a warm worker's fork, used like the subprocess.Popen of a
+# fresh worker.
+
+class Fork:
+    """A grading's worker forked by a warm worker: `stdout` (its protocol), `poll`, `wait`,
+    `send_signal` and `kill`, as subprocess.Popen's. Its exit code comes over the connection."""
+
+    def __init__(self, conn: socket.socket, pid: int, stdout):
+        self.conn, self.pid, self.stdout = conn, pid, stdout
+        self.returncode: int | None = None
+        self._buffer = b""
+
+    def poll(self) -> int | None:
+        return self._wait_for(0)
+
+    def wait(self, timeout: float | None = None) -> int:
+        code = self._wait_for(timeout)
+        if code is None:
+            raise subprocess.TimeoutExpired("warm worker", timeout)
+        return code
+
+    def _wait_for(self, timeout: float | None) -> int | None:
+        import select
+
+        stop = None if timeout is None else time.monotonic() + timeout
+        while self.returncode is None:
+            left = None if stop is None else max(0.0, stop - time.monotonic())
+            if not select.select([self.conn], [], [], left)[0]:
+                return None
+            chunk = self.conn.recv(4096)
+            if not chunk:  # the warm worker ended without saying how its fork ended
+                self.returncode = -signal.SIGKILL
+                break
+            self._buffer += chunk
+            while b"\n" in self._buffer:
+                line, self._buffer = self._buffer.split(b"\n", 1)
+                self.returncode = int(json.loads(line)["exit"])
+        return self.returncode
+
+    def send_signal(self, signum: int) -> None:
+        if self.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self.pid, signum)
+
+    def kill(self) -> None:
+        self.send_signal(signal.SIGKILL)
+
+
+def fork(options, config: dict, env: dict, errors) -> Fork | None:
+    """A worker for `config` forked by this kit's warm worker for `options` (started first if none
+    runs, and waited for while it preloads); None where none can serve (the caller starts a fresh
+    worker). `errors`: the file the worker's stderr goes to."""
+    try:
+        where = folder()
+    except KitError:
+        return None
+    identity = _identity(options, env)
+    name = _name(identity, _stamp(options))
+    path = where / f"{name}.sock"
+    conn = _connect(path)
+    if conn is None:
+        conn = _start_and_connect(where, name, identity, options, env, errors)
+    if conn is None:
+        return None
+    read_end, write_end = os.pipe()
+    try:
+        payload = json.dumps({"config": config, "env": env}).encode()
+        socket.send_fds(conn, [len(payload).to_bytes(8, "big")], [write_end, errors.fileno()])
+        conn.sendall(payload)
+        answer = json.loads(_read_line(conn, START_LIMIT))
+    except (OSError, ValueError):
+        answer = {}
+    finally:
+        os.close(write_end)
+    if "pid" not in answer:
+        conn.close()
+        os.close(read_end)
+        return None
+    return Fork(conn, int(answer["pid"]), os.fdopen(read_end, "rb", buffering=0))
+
+
+def _connect(path: Path) -> socket.socket | None:
+    conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        conn.connect(str(path))
+        return conn
+    except OSError:
+        conn.close()
+        return None
+
+
+def _start_and_connect(where: Path, name: str, identity: dict, options, env: dict, errors) -> socket.socket | None:
+    """Start a warm worker in a session of its own and connect once it listens; None if it could
+    not start (its error goes to `errors`, the grading's log)."""
+    from dataclasses import asdict
+
+    from .submission import REPO
+
+    spec = {"name": name, "identity": identity, "options": asdict(options)}
+    log = open(where / f"{name}.log", "ab")
+    with log:
+        server = subprocess.Popen([sys.executable, "-c", "from grader.warm import serve; serve()"],
+                                  stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=log, cwd=REPO,
+                                  env=env, start_new_session=True)
+    server.stdin.write(json.dumps(spec).encode())
+    server.stdin.close()
+    stop = time.monotonic() + START_LIMIT
+    while time.monotonic() < stop:
+        conn = _connect(where / f"{name}.sock")
+        if conn is not None:
+            return conn
+        if server.poll() is not None and not _held(where / f"{name}.lock"):
+            return None  # it ended, and no other one for the same name is starting
+        time.sleep(0.05)
+    return None
+
+
+def _held(lock: Path) -> bool:
+    """Whether a warm worker holds `lock` (it does from its start to its end)."""
+    import fcntl
+
+    try:
+        with open(lock, "a") as f:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return False
+    except BlockingIOError:
+        return True
+    except OSError:
+        return False
+
+
+def _read_line(conn: socket.socket, timeout: float) -> bytes:
+    conn.settimeout(timeout)
+    data = b""
+    while not data.endswith(b"\n"):
+        chunk = conn.recv(4096)
+        if not chunk:
+            break
+        data += chunk
+    conn.settimeout(None)
+    return data
+
+
+def running() -> list[tuple[int, str]]:
+    """(process id, socket name) of every warm worker of this user that answers."""
+    return _ask_all({"status": True}, "pid")
+
+
+def stop_all() -> list[int]:
+    """Ask every warm worker of this user to end; the process ids of those that were asked."""
+    return [pid for pid, _ in _ask_all({"stop": True}, "stopping")]
+
+
+def _ask_all(request: dict, field: str) -> list[tuple[int, str]]:
+    try:
+        where = folder()
+    except KitError:
+        return []
+    answers = []
+    for path in sorted(where.glob("*.sock")):
+        conn = _connect(path)
+        if conn is None:
+            with contextlib.suppress(OSError):
+                path.unlink()  # left by one that was killed
+            continue
+        with conn:
+            payload = json.dumps(request).encode()
+            with contextlib.suppress(OSError, ValueError, KeyError):
+                socket.send_fds(conn, [len(payload).to_bytes(8, "big")], [])
+                conn.sendall(payload)
+                answers.append((int(json.loads(_read_line(conn, 10))[field]), path.stem))
+    return answers
+
+
+# ----------------------------------------------------------------------------------------------
+# The warm worker itself.
+
+def serve() -> None:
+    """The warm worker's process: preload, listen, fork one worker per grading; end when idle,
+    asked to, or when its files changed."""
+    import fcntl
+
+    from . import worker
+    from .run import Options
+
+    spec = json.loads(sys.stdin.read())
+    while "" in sys.path:
+        sys.path.remove("")
+    where = folder()
+    name, identity = spec["name"], spec["identity"]
+    lock = open(where / f"{name}.lock", "a")
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return  # another one for the same name is starting or running
+    options = Options(**spec["options"])
+    os.dup2(2, 1)
+    loaded = worker.preload(options, classmates=2)  # a class of gradings: the tests' fixed inputs too
+    if loaded.isolation != "fork":
+        return
+    worker._become_subreaper()  # of what a grading's worker leaves, should one end early
+    path = where / f"{name}.sock"
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    incoming = where / f".{name}.{os.getpid()}.sock"
+    listener.bind(str(incoming))
+    listener.listen(16)
+    os.replace(incoming, path)  # connectable only once it is ready
+    Server(listener, path, loaded, options, identity, name).loop()
+
+
+class Server:
+    def __init__(self, listener, path: Path, loaded, options, identity: dict, name: str):
+        self.listener, self.path, self.loaded = listener, path, loaded
+        self.options, self.identity, self.name = options, identity, name
+        self.forks: dict[int, socket.socket] = {}  # pid of a grading's worker -> its caller's connection
+        self.idle_limit = 60 * float(os.environ.get("TEXTGEN_KIT_WARM_MINUTES") or IDLE_MINUTES)
+        self.inode = path.stat().st_ino
+        self.stopping = False
+        signal.signal(signal.SIGTERM, lambda *_: self._stop())
+        signal.signal(signal.SIGCHLD, lambda *_: None)  # wakes select() when a fork ends
+
+    def _stop(self) -> None:
+        self.stopping = True
+
+    def loop(self) -> None:
+        import select
+
+        from .worker import _end_strays
+
+        last_used, last_check = time.monotonic(), time.monotonic()
+        try:
+            while not (self.stopping and not self.forks):
+                if self.stopping or time.monotonic() - last_check > STALE_CHECK:
+                    last_check = time.monotonic()
+                    if self._gone_or_stale():
+                        self._close_listener()
+                        self.stopping = True
+                try:
+                    ready = select.select([self.listener, *self.forks.values()] if not self.stopping
+                                          else list(self.forks.values()), [], [], 1.0)[0]
+                except InterruptedError:
+                    ready = []
+                for conn in ready:
+                    if conn is self.listener:
+                        self._accept()
+                    else:  # a caller that went away (its connection closed): stop its worker
+                        pid = next(p for p, c in self.forks.items() if c is conn)
+                        with contextlib.suppress(ProcessLookupError):
+                            os.kill(pid, signal.SIGINT)
+                self._reap()
+                _end_strays(keep=set(self.forks))  # what an ended fork's test processes left
+                if self.forks:
+                    last_used = time.monotonic()
+                elif time.monotonic() - last_used > self.idle_limit:
+                    break
+        finally:
+            self._close_listener()
+            for pid in self.forks:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+            _end_strays(keep=set())
+
+    def _gone_or_stale(self) -> bool:
+        try:
+            if self.path.stat().st_ino != self.inode:
+                return True
+        except OSError:
+            return True
+        return _name(self.identity, _stamp(self.options)) != self.name
+
+    def _close_listener(self) -> None:
+        if self.listener is None:
+            return
+        with contextlib.suppress(OSError):
+            if self.path.stat().st_ino == self.inode:
+                self.path.unlink()
+        self.listener.close()
+        self.listener = None
+
+    def _accept(self) -> None:
+        conn, _ = self.listener.accept()
+        try:
+            conn.settimeout(30)
+            head, fds, _, _ = socket.recv_fds(conn, 8, 2)
+            size = int.from_bytes(head, "big") if len(head) == 8 else 0
+            data = b""
+            while len(data) < size:
+                chunk = conn.recv(size - len(data))
+                if not chunk:
+                    break
+                data += chunk
+            request = json.loads(data) if size and len(data) == size else {}
+        except (OSError, ValueError):
+            conn.close()
+            return
+        if request.get("status"):
+            conn.sendall(json.dumps({"pid": os.getpid()}).encode() + b"\n")
+            conn.close()
+            for fd in fds:
+                os.close(fd)
+            return
+        if request.get("stop"):
+            conn.sendall(json.dumps({"stopping": os.getpid()}).encode() + b"\n")
+            conn.close()
+            for fd in fds:
+                os.close(fd)
+            self.stopping = True
+            self._close_listener()
+            return
+        if len(fds) != 2 or "config" not in request:
+            conn.close()
+            for fd in fds:
+                os.close(fd)
+            return
+        conn.settimeout(None)
+        pid = os.fork()
+        if pid == 0:
+            self._grade(conn, fds, request)  # never returns
+        for fd in fds:
+            os.close(fd)
+        conn.sendall(json.dumps({"pid": pid}).encode() + b"\n")
+        self.forks[pid] = conn
+
+    def _grade(self, conn: socket.socket, fds: list[int], request: dict) -> None:
+        """In the fork: become the grading's worker, as a fresh one would be."""
+        code = 1
+        try:
+            signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+            for other in [self.listener, conn, *self.forks.values()]:
+                other.close()
+            protocol_fd, errors_fd = fds
+            os.dup2(errors_fd, 2)
+            os.dup2(errors_fd, 1)
+            null = os.open(os.devnull, os.O_RDONLY)
+            os.dup2(null, 0)
+            for fd in (errors_fd, null):
+                os.close(fd)
+            os.environ.clear()
+            os.environ.update(request["env"])
+            tempfile.tempdir = None
+            from .submission import REPO
+            from .worker import run
+
+            os.chdir(REPO)
+            with os.fdopen(protocol_fd, "w", encoding="utf-8") as protocol:
+                run(request["config"], protocol, warm=self.loaded)
+            code = 0
+        except KeyboardInterrupt:
+            code = 130
+        except BaseException:  # noqa: BLE001 - the caller reads the error log
+            import traceback
+
+            traceback.print_exc()
+        finally:
+            with contextlib.suppress(Exception):
+                sys.stderr.flush()
+            os._exit(code)
+
+    def _reap(self) -> None:
+        while True:
+            try:
+                pid, status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                return
+            if pid == 0:
+                return
+            conn = self.forks.pop(pid, None)
+            if conn is not None:
+                with contextlib.suppress(OSError):
+                    conn.sendall(json.dumps({"exit": os.waitstatus_to_exitcode(status)}).encode() + b"\n")
+                conn.close()
