@@ -207,7 +207,6 @@ class Guard:
                 self._watch_class(base)
         self.hooks = self._hookimpls(config)
         self.models = [(lm, _model_state(lm)) for lm in loaded]
-        self.flat = _Flat([live for _, live, _, _ in self.spaces], [saved for _, _, saved, _ in self.spaces])
         self.check = _checker(self)
 
     def _watch_module(self, name: str, module, classes: bool) -> None:
@@ -248,16 +247,15 @@ def _checker(guard: Guard):
     """`guard.check`: its comparisons use only what is bound here, when the Guard is made (before
     any submission code runs), and the snapshot itself. Once they have found every watched module
     and class as it was (builtins, operator, this module, pytest...), the rest may look things up."""
-    alarms, spaces, kwdefaults, config, hooks, loaded, flat = (
-        guard.alarms, guard.spaces, guard.kwdefaults, guard.config, guard.hooks, guard.models, guard.flat)
+    alarms, spaces, kwdefaults, config, hooks, loaded = (
+        guard.alarms, guard.spaces, guard.kwdefaults, guard.config, guard.hooks, guard.models)
     any_, map_, is_not, next_, is_watchable, missing = any, map, operator.is_not, next, _watchable, _MISSING
     count, first, hookimpls, model_changes = list.__len__, list.__getitem__, Guard._hookimpls, _model_changes
-    unchanged = _Flat.unchanged
 
     def check() -> str:
         if count(alarms):
             return first(alarms, 0)
-        for label, live, saved, keys in (() if unchanged(flat) else spaces):
+        for label, live, saved, keys in spaces:
             # Identity, not equality: a replacement could claim to be equal. Compared in C (fast).
             if any_(map_(is_not, saved.values(), map_(live.get, saved))):
                 key = next_(k for k, v in saved.items() if live.get(k, missing) is not v)
@@ -278,27 +276,6 @@ def _checker(guard: Guard):
         return ""
 
     return check
-
-
-class _Flat:
-    """Dicts and the entries each held, flattened, so that whether every one still holds exactly
-    those entries (the same objects, nothing added) is one pass in C, with functions bound here at
-    import. Where it finds any change, the callers compare entry by entry, as exactly as before;
-    this only makes the usual case (nothing changed) cheap: it is asked after every test."""
-
-    def __init__(self, dicts: list[dict], entries: list[dict]):
-        self.dicts, self.sizes = dicts, [len(d) for d in dicts]
-        self.getters = [d.get for d, saved in zip(dicts, entries) for _ in saved]
-        self.keys = [k for saved in entries for k in saved]
-        self.values = [v for saved in entries for v in saved.values()]
-        self.missing = (_MISSING,) * len(self.keys)
-
-    def unchanged(self, _len=len, _map=map, _list=list, _any=any, _call=operator.call, _is_not=operator.is_not,
-                  _MISSING=_MISSING) -> bool:
-        # Every saved key still holds its object (a missing one gives _MISSING), and no dict grew:
-        # then each holds exactly its saved entries, the same objects.
-        return (_list(_map(_len, self.dicts)) == self.sizes
-                and not _any(_map(_is_not, self.values, _map(_call, self.getters, self.keys, self.missing))))
 
 
 def _library_classes() -> list[type]:
@@ -325,27 +302,7 @@ def _model_state(lm) -> dict:
     modules = [(name, m, {k: v for k, v in vars(m).items() if callable(v)},
                 sum(len(getattr(m, a, ())) for a in _MODEL_HOOKS)) for name, m in model.named_modules()]
     tokenizer = {k: v for k, v in vars(lm.tokenizer).items() if callable(v)}
-    # The fast path (`_model_unchanged`): every dict above with all its entries, the hook dicts'
-    # sizes, the tensors' storage and version counters.
-    dicts = [vars(m) for _, m, _, _ in modules] + [store for _, _, _, store, _ in stores] + [vars(lm.tokenizer)]
-    hooks = [getattr(m, a) for _, m, _, _ in modules for a in _MODEL_HOOKS if isinstance(getattr(m, a, None), dict)]
-    tensors = [value for *_, entries in stores for _, value, *storage in entries if storage]
-    import torch
-
-    pointer, version = torch._C.TensorBase.data_ptr, operator.attrgetter("_version")  # bound now
-    fast = {"flat": _Flat(dicts, [dict(d) for d in dicts]), "hooks": hooks, "hook_sizes": [len(h) for h in hooks],
-            "tensors": tensors, "pointer": pointer, "version": version,
-            "pointers": list(map(pointer, tensors)), "versions": list(map(version, tensors))}
-    return {"stores": stores, "modules": modules, "tokenizer": tokenizer, "fast": fast}
-
-
-def _model_unchanged(saved: dict, _list=list, _map=map, _len=len, _unchanged=_Flat.unchanged) -> bool:
-    """Nothing at all changed in the model's and the tokenizer's dicts, hooks and tensors since
-    `_model_state` (one pass in C each); else `_model_changes` looks entry by entry."""
-    fast = saved["fast"]
-    return (_unchanged(fast["flat"]) and _list(_map(_len, fast["hooks"])) == fast["hook_sizes"]
-            and _list(_map(fast["pointer"], fast["tensors"])) == fast["pointers"]
-            and _list(_map(fast["version"], fast["tensors"])) == fast["versions"])
+    return {"stores": stores, "modules": modules, "tokenizer": tokenizer}
 
 
 def _storage(value) -> tuple:
@@ -357,8 +314,6 @@ def _storage(value) -> tuple:
 
 # _MODEL_HOOKS and _MISSING bound at import: a module's globals other than callables are not in the snapshot.
 def _model_changes(lm, saved: dict, _MODEL_HOOKS=_MODEL_HOOKS, _MISSING=_MISSING) -> str:
-    if _model_unchanged(saved):
-        return ""
     for name, module, kind, store, entries in saved["stores"]:
         what = "modules" if kind == "_modules" else "weights"
         where = name or "model"
