@@ -8,7 +8,10 @@ docs/benchmarks.md.
 """
 from __future__ import annotations
 
+import os
+import shutil
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -27,9 +30,35 @@ def graded_phases(result) -> dict:
             **{f"test process: {e.name}": round(e.seconds, 3) for e in result.exercises}}
 
 
+@pytest.fixture(scope="module")
+def own_warm_workers():
+    """A temporary folder of this module's own for the warm workers' sockets; they end with it."""
+    from grader import warm
+
+    folder, before = tempfile.mkdtemp(prefix="tb-"), tempfile.tempdir
+    os.environ["TMPDIR"], tempfile.tempdir = folder, folder
+    yield
+    warm.stop_all()
+    os.environ.pop("TMPDIR")
+    tempfile.tempdir = before
+    shutil.rmtree(folder, ignore_errors=True)
+
+
 @pytest.mark.benchmark(group="grading")
 @pytest.mark.parametrize("who", ["reference", "stubs", "wrong"])
 def test_grading(benchmark, request, tmp_path, who):
+    grading(benchmark, request, tmp_path, who, warm=False)
+
+
+@pytest.mark.benchmark(group="grading, warm worker")
+@pytest.mark.parametrize("who", ["reference", "stubs", "wrong"])
+def test_grading_warm(benchmark, request, tmp_path, who, own_warm_workers):
+    """The same gradings forked from a warm worker (grader/warm.py), as `python -m grader` does
+    from its second grading on: one grading first starts it, untimed."""
+    grading(benchmark, request, tmp_path, who, warm=True)
+
+
+def grading(benchmark, request, tmp_path, who: str, warm: bool) -> None:
     if not SOLUTIONS_DIR.is_dir():
         pytest.skip("grading is measured against the reference solutions, which this copy does not hold")
     model = request.config.getoption("model").split(",")[0]
@@ -46,8 +75,12 @@ def test_grading(benchmark, request, tmp_path, who):
     results = []
 
     def grade_once():
-        results.append(run.grade(folder, model=model, device="cpu", jobs=run.DEFAULT_JOBS))
+        results.append(run.grade(folder, model=model, device="cpu", jobs=run.DEFAULT_JOBS, warm=warm))
         return results[-1]
+
+    if warm:
+        grade_once()
+        results.clear()
 
     result = measure(benchmark, grade_once, unit="gradings", work=1, baseline=who == "reference", rounds=ROUNDS,
                      label={"reference": "the reference (solutions/)", "stubs": "the untouched stubs (exercises/)",

@@ -3,7 +3,7 @@ the work is done by the module named beside it, imported only when the command r
 and `hint` start without torch).
 
     python -m grader [--submission PATH] [GRADING OPTIONS] [--json FILE] [--junit FILE] [--min-score X]
-                                                                               (grader/run.py)
+                     [--no-warm]                                               (grader/run.py)
     python -m grader batch DIR [--out FILE.csv] [--shard K/N] [--quiet] [--report FILE.html] [GRADING OPTIONS]
     python -m grader merge --out FILE.csv [--expect-shards N] SHARD.csv...     (grader/batch.py)
     python -m grader report GRADES.csv [--out FILE.html] [--results DIR]... [--submissions DIR]
@@ -12,6 +12,7 @@ and `hint` start without torch).
     python -m grader record [--model NAME]... [--extra-tests DIR]              (grader/record.py)
     python -m grader release DIR [--hint-levels N]                             (grader/release.py)
     python -m grader hint MODULE.FUNCTION [--level N]                          (grader/hints.py)
+    python -m grader warm [--stop]                                             (grader/warm.py)
 
 GRADING OPTIONS: --model, --device, --jobs, --exercise, --timeout, --memory-limit, --extra-tests,
 --expectations, --deadline, --hidden-visibility (`python -m grader --help`).

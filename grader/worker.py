@@ -9,6 +9,7 @@ test processes and reports every task at once.
 from __future__ import annotations
 
 import contextlib
+import gc
 import json
 import os
 import select
@@ -426,6 +427,9 @@ class _Scheduler:
         status_r, status_w = os.pipe() if sandbox.available() else (None, None)
         box = self._sandbox(state, status_w)
         if self.options.isolation == "fork":
+            # Whatever exists now stays out of the test process's garbage collections, which would
+            # otherwise write to every object (the model's, torch's, the tests'): page copies.
+            gc.freeze()
             with sandbox.new_pid_namespace():
                 pid = os.fork()
                 if pid == 0:

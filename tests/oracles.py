@@ -112,7 +112,9 @@ def sampling_replaced_by_oracles(impl, calls: list | None = None):
     own = {fn_name: getattr(sampling, fn_name, None) for fn_name in ORACLES}
     # every module of the submission: decoding, sampling, and any helper module between them
     package = sampling.__name__.rpartition(".")[0]
-    modules = [m for name, m in sorted(sys.modules.items()) if name.startswith(package + ".") and m is not None]
+    # (filtered before sorting: sys.modules holds thousands of modules, and this runs for each test)
+    modules = [m for _, m in sorted((name, m) for name, m in list(sys.modules.items())
+                                    if name.startswith(package + ".") and m is not None)]
     saved = []
     for module in modules:
         for name, value in list(vars(module).items()):

@@ -34,6 +34,24 @@ def tokenizer_state(tokenizer) -> dict:
     }
 
 
+# Copies of the tokenizer that tests change, made before the worker forks (`warm_up`, which the
+# grader calls in a warm worker and for a batch): each test takes one and changes it, so no copy
+# serves twice in one test process; where none is left, the test copies the tokenizer itself.
+_SPARE_COPIES: dict[int, list] = {}
+COPIES = 3  # the graded tests below that change a copy
+
+
+def tokenizer_copy(tokenizer):
+    """A deep copy of `tokenizer` that the caller may change."""
+    spare = _SPARE_COPIES.get(id(tokenizer))
+    return spare.pop() if spare else copy.deepcopy(tokenizer)
+
+
+def warm_up(lm) -> None:
+    """The grader's worker, before it forks (grader/worker.py `_warm_up`): the copies the tests take."""
+    _SPARE_COPIES[id(lm.tokenizer)] = [copy.deepcopy(lm.tokenizer) for _ in range(COPIES)]
+
+
 def tokenizer_left_padded(tokenizer, texts) -> dict:
     """The tokenizer's own left-padded batch, padded with EOS when it has no pad token (on a copy)."""
     if tokenizer.pad_token is None:
@@ -106,7 +124,7 @@ def test_batch_encode_left_padding(impl, tokenizer):
 
 @pytest.mark.points(2)
 def test_batch_encode_pad_is_eos_without_pad_token(impl, tokenizer):
-    no_pad = copy.deepcopy(tokenizer)
+    no_pad = tokenizer_copy(tokenizer)
     no_pad.pad_token = None
     got = impl.tokenization.batch_encode(no_pad, ["The movie was full of", "Hi"])
     row = got["input_ids"][1].tolist()
@@ -133,7 +151,7 @@ def test_batch_encode_pad_id_inside_a_text(impl, tokenizer):
 
 @pytest.mark.points(1)
 def test_batch_encode_pads_with_the_pad_id_not_eos(impl, tokenizer):
-    other = copy.deepcopy(tokenizer)
+    other = tokenizer_copy(tokenizer)
     other.pad_token = "<|endoftext|>"  # a pad token that is not the EOS token
     texts = ["The movie was full of surprises", "Hi there"]
     what = f"batch_encode({texts!r}) with a tokenizer whose pad token {other.pad_token!r} is not its EOS token"
@@ -182,7 +200,7 @@ def test_batch_encode_matches_reference(impl, expected, tokenizer):
 def test_tokenizer_not_changed(impl, tokenizer):
     # a copy (the session's tokenizer stays intact whatever happens here) on which the usual
     # changes show: it has no pad token and pads on the right, as many tokenizers do
-    work = copy.deepcopy(tokenizer)
+    work = tokenizer_copy(tokenizer)
     work.pad_token = None
     work.padding_side = "right"
     before = tokenizer_state(work)

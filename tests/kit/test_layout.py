@@ -137,3 +137,11 @@ def test_the_readme_s_captured_tables_count_the_tests_there_are():
     assert rows, "the README has no captured table"
     wrong = [(name, int(shown), counts.get(name)) for name, shown in rows if int(shown) != counts.get(name)]
     assert not wrong, f"(exercise, tests in the README, tests now): {wrong}"
+
+
+def test_every_exercise_has_a_typical_duration():
+    """The order in which a grading starts its tasks (grader/run.py) knows every exercise."""
+    from grader.points import EXERCISES
+    from grader.run import TYPICAL_SECONDS
+
+    assert set(TYPICAL_SECONDS) == set(EXERCISES)
