@@ -17,12 +17,13 @@ TORCH      ?= torch==2.13.0
 
 help:
 	@echo "make grade   - grade your exercises/ (SUBMISSION=..., MODEL=..., DEVICE=..., EXERCISE=sampling)"
+	@echo "               (keeps a warm worker for 15 idle minutes: the next one starts at once; NO_WARM=1: none)"
 	@echo "make demo    - the exercise set's observations and plots, with your code (same options)"
 	@echo "make hint NAME=sampling.top_p_filter [LEVEL=2] - hints for one function, one level at a time"
 	@echo "make hint EXERCISE=sampling - the functions of one exercise that have hints"
 	@echo "make bench   - speed benchmarks vs generate() (SUBMISSION=...), docs/benchmarks.md"
 	@echo "make setup   - only create or refresh the virtual environment in $(VENV)"
-	@echo "make clean   - remove the virtual environment and caches of the build (never exercises/)"
+	@echo "make clean   - stop the warm worker, remove the virtual environment and build caches (never exercises/)"
 # kit-only: the instructor's and maintainer's targets, left out of the student release
 	@echo "make test    - the kit's own test suite (reference, stubs, known-wrong implementations)"
 	@echo "make expectations - record what the graded tests compare with (tests/expectations/)"
@@ -94,7 +95,7 @@ $(STAMP):
 
 grade: setup
 	@HF_HUB_OFFLINE=1 $(PY) -m grader --submission "$(SUBMISSION)" --model "$(MODEL)" --device "$(DEVICE)" \
-	  $(foreach e,$(EXERCISE),--exercise "$(e)")
+	  $(foreach e,$(EXERCISE),--exercise "$(e)") $(if $(NO_WARM),--no-warm)
 
 # Tokens, next-token probabilities, continuations per decoding setting, per-token log-probs,
 # perplexity, and two plots in results/demo/, computed with the code in $(SUBMISSION).
@@ -166,6 +167,7 @@ mutation: setup
 # end kit-only
 
 clean:
+	@if [ -x $(PY) ]; then $(PY) -m grader warm --stop >/dev/null 2>&1 || true; fi
 	rm -rf $(VENV) .pytest_cache .benchmarks .hypothesis results build *.egg-info
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +
 	@echo "Kept: exercises/ (your work) and the model cache (make clean-cache removes it)."

@@ -112,8 +112,9 @@ def grade_command(argv: list[str]):
     parser.add_argument("--min-score", type=float, default=None, metavar="X",
                         help="exit with code 1 when the total is below X (for CI)")
     parser.add_argument("--warm", action=argparse.BooleanOptionalAction, default=None,
-                        help="keep a warm worker between gradings, so that the next one starts at once "
-                             "(default: yes on Linux outside CI; TEXTGEN_KIT_WARM=0 turns it off; "
+                        help="keep a warm worker between gradings, so that the next one starts at once; it "
+                             "ends after 15 minutes without a grading (default: yes on Linux with a CPU device, "
+                             "unless CI is set; TEXTGEN_KIT_WARM=0 or 1 sets the default; "
                              "python -m grader warm --stop ends it)")
     args = parser.parse_args(argv)
 
@@ -363,7 +364,7 @@ def hint_command(argv: list[str]):
 def warm_command(argv: list[str]):
     parser = _parser("warm", "The warm workers that python -m grader keeps between gradings (Linux): "
                              "list them, or end them with --stop.")
-    parser.add_argument("--stop", action="store_true", help="end every warm worker of this user")
+    parser.add_argument("--stop", action="store_true", help="end every warm worker of your user account")
     args = parser.parse_args(argv)
 
     def body() -> int:
@@ -377,7 +378,7 @@ def warm_command(argv: list[str]):
         for pid, name in running:
             print(f"warm worker {pid} ({name})")
         if not running:
-            print("No warm worker runs; the next python -m grader starts one.")
+            print("No warm worker is running; the next python -m grader starts one.")
         return 0
 
     return body

@@ -41,18 +41,36 @@ VOLATILE = {"_", "PWD", "OLDPWD", "SHLVL", "TERM", "COLUMNS", "LINES", "MAKEFLAG
             "MAKE_TERMOUT", "MAKE_TERMERR", "PYTEST_CURRENT_TEST", "SSH_CLIENT", "SSH_CONNECTION", "SSH_TTY"}
 
 
+def idle_minutes() -> float:
+    """How long a warm worker waits for the next grading: TEXTGEN_KIT_WARM_MINUTES, else IDLE_MINUTES."""
+    setting = os.environ.get("TEXTGEN_KIT_WARM_MINUTES", "").strip()
+    try:
+        minutes = float(setting) if setting else IDLE_MINUTES
+    except ValueError:
+        minutes = -1.0
+    if not minutes > 0:
+        raise KitError(f"TEXTGEN_KIT_WARM_MINUTES must be a positive number of minutes, got {setting!r}")
+    return minutes
+
+
 def wanted(flag: bool | None) -> bool:
     """Whether `python -m grader` uses a warm worker: --warm / --no-warm (`flag`), else
     TEXTGEN_KIT_WARM (1 or 0), else yes, but not in CI (the CI variable, set by GitHub Actions,
     GitLab and most others) where each grading runs on a fresh machine."""
     if flag is not None:
+        if flag:
+            idle_minutes()
         return flag
     setting = os.environ.get("TEXTGEN_KIT_WARM", "").strip()
     if setting:
         if setting not in ("0", "1"):
-            raise KitError(f"TEXTGEN_KIT_WARM must be 1 or 0, got {setting!r}")
-        return setting == "1"
-    return not os.environ.get("CI") and sys.platform.startswith("linux")
+            raise KitError(f"TEXTGEN_KIT_WARM must be 1 or 0 (or use --warm / --no-warm), got {setting!r}")
+        use = setting == "1"
+    else:
+        use = not os.environ.get("CI") and sys.platform.startswith("linux")
+    if use:
+        idle_minutes()  # a bad value is one line here, not a warm worker that cannot start
+    return use
 
 
 def usable(options, env: dict) -> bool:
@@ -77,12 +95,14 @@ def folder() -> Path:
     return path
 
 
+PRELOADED_BY = ("model", "device", "tests_dir", "extra_tests")  # the options a preloading depends on
+
+
 def _identity(options, env: dict) -> dict:
     """What a warm worker's preloading depends on, but its files."""
     from .submission import REPO
 
-    return {"python": sys.executable, "kit": str(REPO), "model": options.model, "device": options.device,
-            "tests": options.tests_dir, "extra_tests": options.extra_tests,
+    return {"python": sys.executable, "kit": str(REPO), **{key: getattr(options, key) for key in PRELOADED_BY},
             "env": {k: v for k, v in sorted(env.items()) if k not in VOLATILE}}
 
 

@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 from . import worker
-from .warm import IDLE_MINUTES, STALE_CHECK, _name, _stamp, folder
+from .warm import PRELOADED_BY, STALE_CHECK, _name, _stamp, folder, idle_minutes
 from .worker import _become_subreaper, _end_strays, run
 
 def serve() -> None:
@@ -46,6 +46,10 @@ def serve() -> None:
     listener.listen(16)
     os.replace(incoming, path)  # connectable only once it is ready
     Server(listener, path, loaded, options, identity, name).loop()
+    with contextlib.suppress(OSError):  # its log, where it says nothing
+        log = where / f"{name}.log"
+        if log.stat().st_size == 0:
+            log.unlink()
 
 
 class Server:
@@ -53,7 +57,7 @@ class Server:
         self.listener, self.path, self.loaded = listener, path, loaded
         self.options, self.identity, self.name = options, identity, name
         self.forks: dict[int, socket.socket] = {}  # pid of a grading's worker -> its caller's connection
-        self.idle_limit = 60 * float(os.environ.get("TEXTGEN_KIT_WARM_MINUTES") or IDLE_MINUTES)
+        self.idle_limit = 60 * idle_minutes()
         self.inode = path.stat().st_ino
         self.stopping = False
         signal.signal(signal.SIGTERM, lambda *_: self._stop())
@@ -150,7 +154,7 @@ class Server:
             self.stopping = True
             self._close_listener()
             return
-        if len(fds) != 2 or "config" not in request:
+        if len(fds) != 2 or "config" not in request or not self._same_preloading(request["config"]):
             conn.close()
             for fd in fds:
                 os.close(fd)
@@ -164,6 +168,12 @@ class Server:
             os.close(fd)
         conn.sendall(json.dumps({"pid": pid}).encode() + b"\n")
         self.forks[pid] = conn
+
+    def _same_preloading(self, config: dict) -> bool:
+        """A grading whose options ask for what this warm worker preloaded (its socket's name says
+        so already; a request made by other means is refused all the same)."""
+        asked = config.get("options", {})
+        return all(asked.get(key) == getattr(self.options, key) for key in PRELOADED_BY)
 
     def _grade(self, conn: socket.socket, fds: list[int], request: dict) -> None:
         """In the fork: become the grading's worker, as a fresh one would be."""

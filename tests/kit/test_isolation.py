@@ -87,6 +87,7 @@ CASES = {
     "writes_what_grading_depends_on": Expect(lose=()),
     # Stubs that read a classmate's module (and would run it), the reference, other recordings...
     "reads_classmates_and_secrets": Expect(ALL, "read: nothing", namespaces_only=True),
+    "asks_the_warm_worker": Expect(ALL, "reached: nothing", namespaces_only=True),  # and tests/kit/test_warm.py
     # Correct code that plants an import hook and a skip list in every other task's folder.
     "plants_in_classmates_temp_folders": Expect(lose=()),
     # 1 GiB on stdout in one test: that test fails (past FILE_LIMIT), the worker reads 128 KiB.

@@ -173,3 +173,8 @@ def test_pytest_in_another_checkout_refuses_or_grades_that_checkout(tmp_path):
     assert "textgen-kit: grading exercises (--submission), with the kit in " + str(other) in graded.stdout, \
         graded.stdout[-3000:]
     assert "not implemented yet" in graded.stdout and graded.returncode == 1, graded.stdout[-2000:]
+
+
+def test_make_grade_no_warm_grades_without_a_warm_worker():
+    assert "--no-warm" in make(REPO, "grade", "NO_WARM=1", dry=True).stdout
+    assert "--no-warm" not in make(REPO, "grade", dry=True).stdout

@@ -1,7 +1,9 @@
 """The warm worker (grader/warm.py): a grading forked from it gives what a fresh worker gives, it
 serves the next grading, it ends when its files change, when idle and when asked to."""
+import json
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
@@ -10,9 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from grader import KitError, warm
+from grader import KitError, sandbox, warm
 from grader.run import grade
 from grader.submission import EXERCISES_DIR, REPO, SOLUTIONS_DIR
+from make_submission import submission_with
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="a warm worker forks: Linux only")
 EXERCISES = ["sampling", "tokenization"]
@@ -113,8 +116,34 @@ def test_when_the_command_line_wants_a_warm_worker(monkeypatch, flag, env, wante
 
 def test_a_bad_warm_setting_is_one_line(monkeypatch):
     monkeypatch.setenv("TEXTGEN_KIT_WARM", "yes")
-    with pytest.raises(KitError, match="TEXTGEN_KIT_WARM must be 1 or 0, got 'yes'"):
+    with pytest.raises(KitError, match=r"TEXTGEN_KIT_WARM must be 1 or 0 \(or use --warm / --no-warm\), got .yes."):
         warm.wanted(None)
+    monkeypatch.setenv("TEXTGEN_KIT_WARM", "1")
+    for minutes in ("soon", "0", "-5"):
+        monkeypatch.setenv("TEXTGEN_KIT_WARM_MINUTES", minutes)
+        with pytest.raises(KitError, match=f"TEXTGEN_KIT_WARM_MINUTES must be a positive number of minutes, got '{minutes}'"):
+            warm.wanted(None)
+    assert warm.wanted(False) is False  # --no-warm needs no idle time
+
+
+def test_a_request_for_another_preloading_is_refused(own_temp):
+    """A warm worker forks only for gradings with the model and tests it preloaded, whoever asks."""
+    grade(EXERCISES_DIR, model="tiny", exercises=["tokenization"], warm=True)
+    (sock,) = (own_temp / f"textgen-kit-warm-{os.getuid()}").glob("*.sock")
+    for options in ({"model": "tiny", "device": "auto", "tests_dir": "/elsewhere", "extra_tests": None},
+                    {"model": "default", "device": "auto", "tests_dir": str(REPO / "tests"), "extra_tests": None}):
+        read_end, write_end = os.pipe()
+        with socket.socket(socket.AF_UNIX) as conn:
+            conn.connect(str(sock))
+            payload = json.dumps({"config": {"options": options, "tasks": []}, "env": {}}).encode()
+            socket.send_fds(conn, [len(payload).to_bytes(8, "big")], [write_end, write_end])
+            conn.sendall(payload)
+            conn.settimeout(30)
+            assert conn.recv(100) == b""  # closed without a fork
+        os.close(read_end)
+        os.close(write_end)
+    accepted = grade(EXERCISES_DIR, model="tiny", exercises=["tokenization"], warm=True)
+    assert forked(accepted)
 
 
 def test_a_socket_folder_open_to_others_is_not_used(own_temp):
@@ -125,3 +154,18 @@ def test_a_socket_folder_open_to_others_is_not_used(own_temp):
         warm.folder()
     result = grade(EXERCISES_DIR, model="tiny", exercises=["tokenization"], warm=True)
     assert not forked(result) and result.total == 0
+
+
+@pytest.mark.skipif(not sandbox.supported(), reason="hidden from a test process by its mount namespace only")
+def test_a_graded_submission_cannot_reach_the_warm_worker(own_temp):
+    """tests/adversarial/asks_the_warm_worker, graded by a fork of a warm worker, looks for its
+    socket: the test process's private /tmp hides it (grader/sandbox.py)."""
+    case = REPO / "tests" / "adversarial" / "asks_the_warm_worker" / "tokenization.py"
+    folder = submission_with(own_temp / "submission", {"tokenization.py": case}, borrow="tokenization")
+    grade(EXERCISES_DIR, model="tiny", exercises=["tokenization"], warm=True)  # a warm worker to find
+    (server,) = warm.running()
+    result = grade(folder, model="tiny", exercises=["tokenization"], warm=True)
+    assert forked(result)
+    messages = [t.message for t in result.exercises[0].tests]
+    assert messages and all("reached: nothing" in m for m in messages), messages[:3]
+    assert warm.running() == [server]
