@@ -94,8 +94,8 @@ class Server:
                         pid = next(p for p, c in self.forks.items() if c is conn)
                         with contextlib.suppress(ProcessLookupError):
                             os.kill(pid, signal.SIGINT)
-                self._reap()
-                _end_strays(keep=set(self.forks))  # what an ended fork's test processes left
+                if self._reap():  # what an ended fork's test processes left, reparented to this one
+                    _end_strays(keep=set(self.forks))
                 if self.forks:
                     last_used = time.monotonic()
                 elif time.monotonic() - last_used > self.idle_limit:
@@ -213,14 +213,17 @@ class Server:
                 sys.stderr.flush()
             os._exit(code)
 
-    def _reap(self) -> None:
+    def _reap(self) -> bool:
+        """Reap every child that ended, telling each fork's caller its exit code; whether any ended."""
+        ended = False
         while True:
             try:
                 pid, status = os.waitpid(-1, os.WNOHANG)
             except ChildProcessError:
-                return
+                return ended
             if pid == 0:
-                return
+                return ended
+            ended = True
             conn = self.forks.pop(pid, None)
             if conn is not None:
                 with contextlib.suppress(OSError):
