@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import base64
 import csv
+import functools
 import html
 import io
 import json
@@ -29,6 +30,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from . import KitError
+from .submission import EXERCISES_DIR
 from .points import EXERCISES, SHARES, task_number
 from .result import ExerciseResult, GradeResult, TestResult
 
@@ -154,12 +156,31 @@ def _shape(message: str) -> str:
     return re.sub(r"\d+(?:\.\d+)?(?:e[-+]?\d+)?", "#", text)
 
 
-def _subject(message: str) -> str:
+def _function(message: str) -> str:
     """The function a message is about ("not implemented yet: encode: ...", "softmax_with_temperature(
-    logits, 0.5): expected ...", "20000 draws of sample_next_token(...)"), or else its shape."""
+    logits, 0.5): expected ...", "20000 draws of sample_next_token(...)"), or "" where it names none."""
     match = (re.match(r"not implemented yet: ([A-Za-z_]\w*)", message)
              or re.search(r"\b([A-Za-z_]\w*)\(", message[:120]))
-    return match.group(1) if match else _shape(message)
+    return match.group(1) if match else ""
+
+
+def _subject(message: str) -> str:
+    """The function a message is about, or else its shape."""
+    return _function(message) or _shape(message)
+
+
+@functools.cache
+def _contract(exercise: str) -> frozenset[str]:
+    """The public functions of an exercise (its stub module in exercises/)."""
+    path = EXERCISES_DIR / f"{exercise}.py"
+    source = path.read_text(encoding="utf-8") if path.is_file() else ""
+    return frozenset(re.findall(r"^def ([a-z]\w*)\(", source, flags=re.M))
+
+
+def _hidden_message(function: str) -> str:
+    """What the report says of a hidden test's failure: the function it names (the student's own, no
+    secret), never the test's name or message."""
+    return HIDDEN_MESSAGE.replace("hidden test failed", f"hidden test of {function} failed") if function else HIDDEN_MESSAGE
 
 
 def hidden_labels(students: list[Student]) -> dict[tuple[str, str], str]:
@@ -188,8 +209,11 @@ def mistakes(students: list[Student]) -> list[Mistake]:
                 if t.outcome != "failed":
                     continue
                 if t.hidden and not t.message.startswith(NOT_WRITTEN):  # a stub's own message says nothing hidden
-                    key = (ex.name, labels[(ex.name, t.name)], "hidden")
-                    entry = by_test.setdefault(key, {"message": HIDDEN_MESSAGE, "subject": "hidden", "students": set()})
+                    function = _function(t.message)
+                    function = function if function in _contract(ex.name) else ""  # never a name of the test's own
+                    key = (ex.name, labels[(ex.name, t.name)], "hidden", function)
+                    entry = by_test.setdefault(key, {"message": _hidden_message(function), "students": set(),
+                                                     "subject": f"hidden: {function}", "hidden": True})
                 else:
                     name = labels[(ex.name, t.name)] if t.hidden else t.name
                     key = (ex.name, name, _shape(t.message))
@@ -197,10 +221,10 @@ def mistakes(students: list[Student]) -> list[Mistake]:
                                                      "students": set()})
                 entry["students"].add(s.name)
     kinds: dict[tuple, Mistake] = {}
-    for (exercise, test, _), entry in by_test.items():
+    for (exercise, test, *_), entry in by_test.items():
         who = tuple(sorted(entry["students"]))
         kind = kinds.setdefault((exercise, entry["subject"], who),
-                                Mistake(exercise, entry["subject"], list(who), hidden=entry["subject"] == "hidden"))
+                                Mistake(exercise, entry["subject"], list(who), hidden=entry.get("hidden", False)))
         kind.tests.append(test)
         kind.messages.append(entry["message"])
     order = {e: i for i, e in enumerate(EXERCISES)}
@@ -521,6 +545,7 @@ def _student_section(s: Student, ids: dict[str, str]) -> list[str]:
                    f"{_fmt(ex.share)}</td><td class=\"num\">{ex.passed} / {len(ex.tests)}</td></tr>")
     out.append(f"<tr><td><b>Total</b></td><td class=\"num\"><b>{_fmt(result.total)} / {_fmt(result.possible)}</b>"
                f"</td><td></td></tr></table>")
+    out.append(f'<p class="muted">Graded in {result.seconds:.1f} s (its test processes\' time).</p>')
     for ex in result.exercises:
         if ex.note:
             out.append(f'<p><span class="none">{html.escape(ex.name)}</span>: {html.escape(ex.note)}</p>')
@@ -541,6 +566,18 @@ def _student_section(s: Student, ids: dict[str, str]) -> list[str]:
     return out
 
 
+def _timings(students: list[Student], ids: dict[str, str]) -> list[str]:
+    """How long the students' gradings took (their test processes' time, results.json's execution_time): the
+    sum, the median and the longest, which points at a submission that hangs."""
+    timed = sorted((s.result.seconds, s.name) for s in students if s.graded and s.result.seconds > 0)
+    if not timed:
+        return []
+    seconds = [t for t, _ in timed]
+    longest, name = timed[-1]
+    return [f'<p class="meta">Grading time: {sum(seconds):.0f} s of test processes in all; per student median '
+            f'{statistics.median(seconds):.1f} s, longest {longest:.1f} s ({_student_link(name, ids)}).</p>']
+
+
 def render(students: list[Student], *, title: str, pairs=(), compared: int = 0, threshold: float = 0.5,
            similarity_csv: Path | None = None, similarity_note: str = "", entries: list[str] = (),
            unread: list[str] = ()) -> str:
@@ -554,6 +591,7 @@ def render(students: list[Student], *, title: str, pairs=(), compared: int = 0, 
     body = [f"<h1>Class report</h1><p class=\"meta\">{html.escape(title)}: {len(students)} students, {graded} graded, "
             f"exercises {html.escape(', '.join(graded_exercises(students)) or 'none')}; model "
             f"{html.escape(', '.join(models))} on {html.escape(', '.join(devices))}; written {when}.</p>",
+            *_timings(students, ids),
             '<nav><a href="#exercises">Per exercise</a><a href="#mistakes">Common mistakes</a>'
             '<a href="#tests">Tests by failure rate</a><a href="#similarity">Shared code</a>'
             '<a href="#students">Students</a></nav>']

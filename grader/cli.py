@@ -28,7 +28,7 @@ import time
 from pathlib import Path
 
 from . import KitError, run_command
-from .points import EXERCISES
+from .points import EXERCISES, SHARES
 from .submission import has_reference
 
 # The help of the options that several commands (and the pytest plugin) share.
@@ -163,8 +163,10 @@ def batch_command(argv: list[str]):
         rows, cut = run_batch(Path(args.dir), Path(args.out), _grading(args), shard=args.shard,
                          hidden_visibility=args.hidden_visibility, progress=not args.quiet,
                          junit_dir=Path(args.junit) if args.junit else None)
+        chosen = [e for e in EXERCISES if e in (args.exercise or EXERCISES)]
         print(f"Graded {len(rows)} submissions: {args.out} (and one JSON per submission beside it"
-              f"{f'; one JUnit XML each in {args.junit}' if args.junit else ''}).")
+              f"{f'; one JUnit XML each in {args.junit}' if args.junit else ''}). Its points: total out of "
+              f"{sum(SHARES[e] for e in chosen):g}, {', '.join(f'{e} out of {SHARES[e]:g}' for e in chosen)}.")
         if args.report:
             _write_report(Path(args.out), Path(args.report), None, Path(args.dir), args.similarity_threshold)
         return 1 if cut else 0

@@ -71,6 +71,15 @@ def too_many_stops(count: int) -> str:
     return f"not run: the test process stopped {count} times; fix that first"
 
 
+def stopped_while_importing(module: str, why: str) -> str:
+    return f"the test process stopped while {module} was being imported: {why}"
+
+
+def not_run_after_import(module: str) -> str:
+    return (f"not run: the test process stopped while importing {module}, as it would in every test: "
+            f"fix what runs at the top level of {module}")
+
+
 def died_before_any_test(output: str) -> str:
     return f"the test process died before running any test: {last_line(output)}"
 

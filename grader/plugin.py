@@ -22,6 +22,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -95,7 +96,9 @@ def pytest_configure(config):
         # Runs before collection, so before any submission module can be imported.
         sink = SignedChannel(channel)
         alarms = install_audit_hook(config.stash[_SUBMISSION], config.getoption("grader_hidden"))
-        config.pluginmanager.register(GraderReport(sink, alarms=alarms), "textgen-kit-report")
+        graded = GraderReport(sink, alarms=alarms)
+        config.pluginmanager.register(graded, "textgen-kit-report")
+        config.stash[_IMPORTING] = graded.importing
     elif report:
         config.pluginmanager.register(GraderReport(FileSink(Path(report))), "textgen-kit-report")
 
@@ -135,6 +138,7 @@ def took_submission_for_a_test_folder(args, inipath, rootpath: Path, folder: Pat
 
 _SUBMISSION = pytest.StashKey[Path]()  # the submission's folder, resolved once
 _RECORDINGS = pytest.StashKey["expectations.Recordings"]()
+_IMPORTING = pytest.StashKey["Callable[[str, bool], None]"]()  # under the grader: Submission's import reports
 
 
 TINY = "tiny"
@@ -229,7 +233,7 @@ def tol(device) -> devices.Tolerances:
 @pytest.fixture(scope="session")
 def impl(request) -> Submission:
     """The implementation under test (--submission)."""
-    return Submission(request.config.stash[_SUBMISSION])
+    return Submission(request.config.stash[_SUBMISSION], importing=request.config.stash.get(_IMPORTING, None))
 
 
 def _reference(config) -> Submission:
@@ -409,6 +413,10 @@ class GraderReport:
         def pytest_sessionfinish(session, exitstatus):
             write({"event": "done", "exitstatus": int(exitstatus)})
 
+        def importing(module: str, started: bool) -> None:
+            """Submission's report: the import of `module` (a file name) starts, or ended."""
+            write({"event": "importing" if started else "imported", "module": module})
+
         self.pytest_collection_finish, self.pytest_runtest_protocol = pytest_collection_finish, pytest_runtest_protocol
         self.pytest_pyfunc_call, self.pytest_runtest_logreport = pytest_pyfunc_call, pytest_runtest_logreport
-        self.pytest_sessionfinish = pytest_sessionfinish
+        self.pytest_sessionfinish, self.importing = pytest_sessionfinish, importing

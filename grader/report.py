@@ -26,11 +26,17 @@ def shown_path(path) -> str:
 
 def compared_with(result: GradeResult) -> str:
     """What the graded tests compared with: the recordings, or live checks and why."""
-    sources = {t.expectations for ex in result.exercises for t in ex.tests if t.expectations}
+    tests = [t for ex in result.exercises for t in ex.tests if t.expectations]
+    sources = {t.expectations for t in tests}
     live = sorted(s for s in sources if s.startswith("live"))
     if live:
         return f"live checks built from transformers ({live[0][len('live ('):-1]})"
-    return "recordings (tests/expectations)" if sources else "properties and transformers"
+    if not sources:
+        return "properties and transformers"
+    kit, hidden = any(not t.hidden for t in tests), any(t.hidden for t in tests)
+    return {(True, False): "recordings (tests/expectations)",
+            (True, True): "recordings (tests/expectations, and the hidden tests' own)",
+            (False, True): "recordings (the hidden tests' own)"}[kit, hidden]
 
 
 # What to do next, after the table: the command line's (a notebook's check() says its own).

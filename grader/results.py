@@ -162,7 +162,7 @@ def junit(result: GradeResult, reveal_hidden: bool = False) -> str:
             ET.SubElement(case, "failure", message=ex.note).text = ex.note
         hidden_number = 0
         for t in ex.tests:
-            name, message, detail = t.name, t.message, t.detail
+            name, message, detail = t.name, t.message, _details(t)
             if t.hidden and not reveal_hidden:
                 hidden_number += 1
                 name, message, detail = f"hidden test {hidden_number}", f"hidden test {t.outcome}", ""

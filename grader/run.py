@@ -102,8 +102,10 @@ def grade(submission=None, options: Options | None = None, **fields) -> GradeRes
 
 def grade_many(submissions, options: Options | None = None, on_result=None, **fields) -> list[GradeResult]:
     """Grade several submissions with one worker: at most `options.jobs` test processes at a time,
-    whatever submission they belong to. `on_result(submission_index, ExerciseResult)` is called as
-    each exercise ends. Each GradeResult's `seconds` is the sum of its exercises' process times.
+    whatever submission they belong to. An entry of `submissions` is a folder (graded in
+    `options.exercises`), or a pair (folder, exercises) graded in those exercises only.
+    `on_result(submission_index, ExerciseResult)` is called as each exercise ends. Each
+    GradeResult's `seconds` is the sum of its exercises' process times.
 
     `options.deadline`: seconds for the whole grading, from this call. When they have passed, or
     when this process receives SIGTERM, the running tests are stopped, no more start, and every test
@@ -118,9 +120,10 @@ def grade_many(submissions, options: Options | None = None, on_result=None, **fi
 
 def _grade_many(submissions, options: Options, on_result, sigterm) -> list[GradeResult]:
     start = time.monotonic()
-    folders = [resolve_folder(s) for s in submissions]
-    chosen = list(options.exercises or EXERCISES)
-    unknown = [e for e in chosen if e not in SHARES]
+    entries = [entry if isinstance(entry, tuple) else (entry, None) for entry in submissions]
+    folders = [resolve_folder(folder) for folder, _ in entries]
+    chosen_of = [list(exercises or options.exercises or EXERCISES) for _, exercises in entries]
+    unknown = [e for chosen in chosen_of for e in chosen if e not in SHARES]
     if unknown:
         raise KitError(f"unknown exercise '{unknown[0]}'; choose from {', '.join(EXERCISES)}")
     if options.timeout <= 0:
@@ -132,8 +135,9 @@ def _grade_many(submissions, options: Options, on_result, sigterm) -> list[Grade
     if model in models.BUILT_IN:
         models.ensure_default_cached()
     tests_dir = Path(options.tests_dir).resolve()
-    tasks = [Task(i * len(chosen) + j, str(folder), name)
-             for i, folder in enumerate(folders) for j, name in enumerate(chosen)]
+    pairs = [(i, name) for i, chosen in enumerate(chosen_of) for name in chosen]
+    owner = [i for i, _ in pairs]  # task index -> submission index
+    tasks = [Task(t, str(folders[i]), name) for t, (i, name) in enumerate(pairs)]
     # The longest exercises first: with several test processes at a time the short ones then fill
     # the gaps, which shortens the wall time (the longest alone takes most of it).
     tasks.sort(key=lambda task: -TYPICAL_SECONDS[task.exercise])
@@ -142,22 +146,24 @@ def _grade_many(submissions, options: Options, on_result, sigterm) -> list[Grade
     isolation = os.environ.get("TEXTGEN_KIT_ISOLATION", "")
     if isolation not in ("", "fork", "spawn"):
         raise KitError(f"TEXTGEN_KIT_ISOLATION must be fork or spawn, got {isolation!r}")
-    options = Options.of(options, model=model, device=device, exercises=chosen, timeout=int(options.timeout),
+    every = [e for e in EXERCISES if any(e in chosen for chosen in chosen_of)]
+    options = Options.of(options, model=model, device=device, exercises=every, timeout=int(options.timeout),
                          jobs=max(1, int(options.jobs)), memory_gb=float(options.memory_gb), tests_dir=str(tests_dir),
                          extra_tests=check_extra_tests(options.extra_tests, tests_dir),
                          threads=max(1, (os.cpu_count() or 1) // concurrent), isolation=isolation)
 
     def report(task_index: int, result: ExerciseResult) -> None:
         if on_result is not None:
-            on_result(task_index // len(chosen), result)
+            on_result(owner[task_index], result)
 
     phases: dict[str, float] = {}
     found, target = _run_tasks(tasks, options, report, sigterm, start, phases)
-    return [GradeResult(submission=str(folder), model=model, device=target, dtype=devices.dtype_name(),
-                        exercises=[found[i * len(chosen) + j] for j in range(len(chosen))],
-                        seconds=sum(found[i * len(chosen) + j].seconds for j in range(len(chosen))),
-                        phases=phases)
-            for i, folder in enumerate(folders)]
+    results = []
+    for i, folder in enumerate(folders):
+        exercises = [found[t] for t in range(len(owner)) if owner[t] == i]
+        results.append(GradeResult(submission=str(folder), model=model, device=target, dtype=devices.dtype_name(),
+                                   exercises=exercises, seconds=sum(e.seconds for e in exercises), phases=phases))
+    return results
 
 
 def not_graded(submission: str, model: str, device: str, exercises: list[str], why: str) -> GradeResult:

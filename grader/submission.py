@@ -14,6 +14,7 @@ import importlib.util
 import sys
 import traceback
 import types
+from collections.abc import Callable
 from pathlib import Path
 
 from . import KitError
@@ -128,11 +129,15 @@ def _imports_reference(source: str) -> bool:
 
 
 class Submission:
-    """``Submission(folder).sampling`` is the folder's sampling.py, imported on first use."""
+    """``Submission(folder).sampling`` is the folder's sampling.py, imported on first use.
+    `importing(name, started)`, where given, is told when the import of a module of the folder starts
+    and when it ends (the grader's plugin reports it to the worker: a test process that dies while
+    importing would die the same way in every new one, so it is not restarted)."""
 
-    def __init__(self, folder: str | Path | None):
+    def __init__(self, folder: str | Path | None, importing: Callable[[str, bool], None] | None = None):
         self.folder = resolve_folder(folder)
         self.package = _package(self.folder)
+        self._importing = importing
 
     def __getattr__(self, module: str) -> types.ModuleType:
         path = self.folder / f"{module}.py"
@@ -142,6 +147,8 @@ class Submission:
             raise SubmissionImportError(f"{path.name} is missing from {self.folder}: copy it from exercises/")
         if self.package != "solutions" and _imports_reference(path.read_text(encoding="utf-8", errors="replace")):
             raise SubmissionImportError(IMPORTS_REFERENCE.format(name=path.name))
+        if self._importing is not None:
+            self._importing(path.name, True)
         try:
             loaded = importlib.import_module(f"{self.package}.{module}")
         except BaseException as err:  # SyntaxError, ImportError, SystemExit at import time...
@@ -156,6 +163,9 @@ class Submission:
                 where = f" (line {frames[-1].lineno})"
             raise SubmissionImportError(
                 f"could not import {path.name}{where}: {type(err).__name__}: {err}".splitlines()[0]) from None
+        finally:
+            if self._importing is not None:
+                self._importing(path.name, False)
         if self.package != "solutions":
             borrowed = [name for name, value in vars(loaded).items()
                         if callable(value) and str(getattr(value, "__module__", "")).startswith("solutions")]

@@ -267,6 +267,7 @@ class _Attempt:
     killed: str = ""  # why the worker stopped it
     status: tuple | None = None  # ("exit", code) or ("signal", number)
     status_fd: int | None = None  # with a PID namespace: where its init writes the test's status
+    importing: list[str] = field(default_factory=list)  # the submission's modules being imported
 
 
 class _Scheduler:
@@ -507,6 +508,10 @@ class _Scheduler:
                 state.collected = record["tests"]
         elif record["event"] == "result":
             state.outcomes.setdefault(record["nodeid"], record)
+        elif record["event"] == "importing":
+            attempt.importing.append(str(record["module"]))
+        elif record["event"] == "imported" and attempt.importing:
+            attempt.importing.pop()
 
     def _poll(self, attempt: _Attempt) -> None:
         """Notice that the test process ended, or stop it when it hangs."""
@@ -542,13 +547,17 @@ class _Scheduler:
             remaining = [t["nodeid"] for t in state.collected if t["nodeid"] not in state.outcomes]
             if remaining:
                 why = attempt.killed or describe_stop(kind, value)
+                if attempt.importing:  # a new test process would stop in the same import: not restarted
+                    why = messages.stopped_while_importing(attempt.importing[0], why)
                 state.stops.append(why)
                 state.outcomes[remaining[0]] = {"outcome": "failed", "message": why}
-                if len(remaining) > 1 and state.restarts < MAX_RESTARTS:
+                if len(remaining) > 1 and state.restarts < MAX_RESTARTS and not attempt.importing:
                     state.restarts += 1
                     return None
+                rest = (messages.not_run_after_import(attempt.importing[0]) if attempt.importing
+                        else messages.too_many_stops(len(state.stops)))
                 for nodeid in remaining[1:]:
-                    state.outcomes[nodeid] = {"outcome": "failed", "message": messages.too_many_stops(len(state.stops))}
+                    state.outcomes[nodeid] = {"outcome": "failed", "message": rest}
             if state.stops:
                 result.note = f"{messages.stops(state.stops)}; the test running each time scored 0"
         self._add_tests(result, state, state.collected or [])

@@ -208,9 +208,9 @@ def sampling_result(name: str, failures: dict[str, str], hidden: dict[str, str |
     tests += [TestResult(nodeid=f"hidden/test_hidden_sampling.py::{t}", exercise="sampling", weight=1.0,
                          outcome="passed" if m is None else "failed", message=m or "", hidden=True)
               for t, m in (hidden or {}).items()]
-    ex = ExerciseResult("sampling", SHARES["sampling"], tests)
+    ex = ExerciseResult("sampling", SHARES["sampling"], tests, seconds=2.0 + len(failures))
     score(ex)
-    return GradeResult(submission=f"/nowhere/{name}", model="tiny", device="cpu", exercises=[ex])
+    return GradeResult(submission=f"/nowhere/{name}", model="tiny", device="cpu", exercises=[ex], seconds=ex.seconds)
 
 
 def not_graded_result(name: str, why: str) -> GradeResult:
@@ -233,7 +233,7 @@ def write_batch(folder: Path, results: dict[str, GradeResult]) -> Path:
     return folder / "grades.csv"
 
 
-SECRET = "encode('Seen by nobody'): expected [1, 2], got [3] - hint: keep leading spaces"
+SECRET = "top_k_filter(logits of 'Seen by nobody', 2): expected [1, 2], got [3] - hint: keep leading spaces"
 
 
 def small_class() -> dict[str, GradeResult]:
@@ -272,6 +272,8 @@ def test_the_most_common_mistake_is_the_shared_one(tmp_path):
     assert [k for k in kinds if k.students == ["kim"]], "kim's other softmax mistake is a kind of its own"
     hidden = [k for k in kinds if k.hidden]
     assert [(k.students, k.tests) for k in hidden] == [(["dan", "eve"], ["hidden test 1"])]
+    # tied to the function its message names (the students' own), never quoting the message
+    assert hidden[0].message == "an instructor's hidden test of top_k_filter failed (its name and message are not shown)"
     (stubs,) = [k for k in kinds if k.students == ["gus"]]  # an untouched stub, hidden tests included
     assert stubs.message.startswith("not implemented yet") and "hidden test 1" in stubs.tests
 
@@ -292,6 +294,20 @@ def test_failure_rates_leave_out_the_students_who_did_not_write_the_function(tmp
     first, other = rates[SOFTMAX_TESTS[0]], rates[OTHER_TESTS[0]]
     assert (first.failed, first.graded, first.not_written) == (3, 4, 1)  # dan, eve, kim of ada..kim; gus a stub
     assert (other.failed, other.graded, other.not_written, other.rate) == (0, 4, 1, 0.0)
+
+
+def test_the_report_says_how_long_each_grading_took(tmp_path):
+    """Each student's grading time (results.json's execution_time), and the class's sum, median and longest."""
+    written = write_report(write_batch(tmp_path / "batch", small_class()), tmp_path / "report.html")
+    text = written.report.read_text()
+    seconds = {name: r.seconds for name, r in small_class().items() if r.exercises[0].tests}
+    assert sorted(seconds.values()) == [2.0, 3.0, 5.0, 5.0, 7.0]  # ada, kim, dan, eve, gus (hal: not graded)
+    assert 'Grading time: 22 s of test processes in all; per student median 5.0 s, longest 7.0 s (<a href="#student-gus">' \
+        in text
+    for name, took in seconds.items():
+        section = text[text.index(f'id="student-{name}"'):]
+        assert f"Graded in {took:.1f} s" in section[:section.index('<div class="student"', 1)
+                                                    if '<div class="student"' in section[1:] else None]
 
 
 def test_hidden_tests_are_counted_never_named_or_quoted(tmp_path):

@@ -54,19 +54,14 @@ def corpus_submission(tmp_path: Path, replacement: Path) -> Path:
 
 @pytest.fixture(scope="module")
 def graded(request, tmp_path_factory) -> dict:
-    """The selected corpus entries, each graded in its own exercise: one grading worker per
-    exercise for all its entries (a forked test process each), instead of one worker per entry."""
-    chosen = {item.callspec.params["path"] for item in request.session.items
-              if item.module is request.module and hasattr(item, "callspec")}
-    by_exercise: dict[str, list[Path]] = {}
-    for path in sorted(chosen):
-        by_exercise.setdefault(path.parent.name, []).append(path)
-    results = {}
-    for exercise, paths in by_exercise.items():
-        folders = [corpus_submission(tmp_path_factory.mktemp(path.stem), path) for path in paths]
-        graded_all = grade_many(folders, model="tiny", device="cpu", exercises=[exercise], jobs=DEFAULT_JOBS)
-        results.update((path, result.exercise(exercise)) for path, result in zip(paths, graded_all))
-    return results
+    """The selected corpus entries, each graded in its own exercise only, all by one grading worker
+    (a forked test process each), instead of one worker per entry or per exercise."""
+    chosen = sorted({item.callspec.params["path"] for item in request.session.items
+                     if item.module is request.module and hasattr(item, "callspec")})
+    folders = [corpus_submission(tmp_path_factory.mktemp(path.stem), path) for path in chosen]
+    graded_all = grade_many([(folder, [path.parent.name]) for folder, path in zip(folders, chosen)],
+                            model="tiny", device="cpu", jobs=DEFAULT_JOBS)
+    return {path: result.exercise(path.parent.name) for path, result in zip(chosen, graded_all)}
 
 
 @pytest.mark.parametrize("path", WRONG, ids=lambda p: f"{p.parent.name}/{p.stem}")

@@ -127,6 +127,7 @@ def test_batch_grades_a_class_in_shards_that_merge(tmp_path):
                        "--model", "tiny", "--device", "cpu", "--exercise", "tokenization")
         assert proc.returncode == 0, proc.stderr[-2000:]
         assert [line for line in proc.stderr.splitlines() if line.startswith("not graded:")] == not_graded
+        assert "Its points: total out of 10, tokenization out of 10." in proc.stdout, proc.stdout  # --exercise's
         shards.append(out)
     assert [r["submission"] for r in csv.DictReader(shards[0].open())] == ["ada", "cy", "henry"]  # 1st, 3rd, 5th
     assert (shards[1].parent / "bob.json").exists() and not (shards[1].parent / "ada.json").exists()

@@ -16,6 +16,7 @@ from make_submission import case_files, submission_with
 
 from grader import sandbox
 from grader.run import grade_many
+from grader.worker import MAX_RESTARTS
 
 pytestmark = pytest.mark.kit
 
@@ -194,6 +195,24 @@ def test_adversarial_submission_gets_its_stated_score(graded, name):
     for t in failed:
         assert expect.says in t.message or expect.says in ex.note, f"{name}: {t.name}: {t.message!r} / {ex.note!r}"
         assert "Traceback" not in t.message
+
+
+def test_a_crash_while_importing_is_not_restarted(graded):
+    """A test process that ends while the submission's module is being imported would end the same way in
+    every new one: it is not restarted (one stop), and the tests it did not run say why; a crash inside a
+    function is restarted up to MAX_RESTARTS times, each restart running the tests that are left."""
+    check_crash_restarts(graded, in_function="os_exit_in_function")
+
+
+def check_crash_restarts(graded, in_function: str) -> None:
+    at_import = graded["os_exit_at_import"]
+    assert ("stopped 1 time(s) (last: the test process stopped while tokenization.py was being imported: "
+            "ended the test process") in at_import.note
+    not_run = [t for t in at_import.tests if t.message.startswith("not run")]
+    assert len(not_run) == len(at_import.tests) - 1, at_import.note
+    assert all("while importing tokenization.py, as it would in every test" in t.message for t in not_run)
+    crashed = graded[in_function]
+    assert f"stopped {MAX_RESTARTS + 1} time(s)" in crashed.note, crashed.note
 
 
 def test_noise_costs_nothing_and_full_marks_are_possible(graded):

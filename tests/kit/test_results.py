@@ -27,7 +27,7 @@ from grader.models import cache_root
 from grader.points import SHARES, TOTAL
 from grader.report import print_report
 from grader.result import ExerciseResult, GradeResult, TestResult, score
-from grader.results import gradescope, junit
+from grader.results import DETAIL_CUT, gradescope, junit
 from grader.run import TYPICAL_SECONDS, grade
 from grader.submission import EXERCISES_DIR, REPO, SOLUTIONS_DIR
 
@@ -198,6 +198,40 @@ def test_junit_xml_counts_every_test(graded):
     properties = {p.get("name"): p.get("value") for p in suite.findall("properties/property")}
     assert float(properties["points"]) == pytest.approx(ex.earned, abs=1e-3)
     assert all(f.get("message") for f in suite.findall("testcase/failure"))
+
+
+def test_a_cut_traceback_reads_from_a_whole_line_with_a_marker_in_every_report():
+    """The test process keeps the last DETAIL_CUT characters of a traceback, which may start mid-token: the
+    JUnit body and results.json's instructor data both start at the next whole line, after "[...]"."""
+    detail = "partial_tok" + "en\n" + "x = 1\n" * (DETAIL_CUT // 6) + "AssertionError: boom"
+    assert len(detail) >= DETAIL_CUT
+    test = TestResult("tests/test_tokenization.py::test_encode", "tokenization", 1.0, "failed", "boom", detail=detail)
+    ex = ExerciseResult("tokenization", 10, [test])
+    score(ex)
+    result = GradeResult("s", "tiny", "cpu", [ex])
+    (body,) = [f.text for f in ET.fromstring(junit(result)).iter("failure")]
+    data = gradescope(result)["tests"][0]["extra_data"]
+    for text in (body, data["traceback"]):
+        assert text.startswith("[...]\nx = 1\n") and "partial_tok" not in text and text.endswith("boom")
+
+
+def test_the_report_header_says_what_the_tests_compared_with():
+    """The first line of the report names what the graded tests compared with, hidden tests' recordings too."""
+    def header(*tests: tuple[bool, str]) -> str:
+        ex = ExerciseResult("tokenization", 10, [TestResult(f"t.py::test_{i}", "tokenization", 1.0, "passed",
+                                                            hidden=hidden, expectations=source)
+                                                 for i, (hidden, source) in enumerate(tests)])
+        score(ex)
+        console = Console(record=True, width=400)
+        print_report(GradeResult("s", "tiny", "cpu", [ex]), console)
+        return console.export_text().splitlines()[0].split("compared with: ")[1]
+
+    assert header((False, "recorded"), (False, "")) == "recordings (tests/expectations)"
+    assert header((False, "recorded"), (True, "recorded")) == "recordings (tests/expectations, and the hidden tests' own)"
+    assert header((False, ""), (True, "recorded")) == "recordings (the hidden tests' own)"
+    assert header((False, "recorded"), (False, "live (--expectations live)")) == \
+        "live checks built from transformers (--expectations live)"
+    assert header((False, "")) == "properties and transformers"
 
 
 def test_bad_extra_tests_folder_is_one_line(tmp_path):

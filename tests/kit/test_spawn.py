@@ -12,7 +12,7 @@ import pytest
 import test_isolation as isolation  # tests/kit/, on sys.path as pytest imports this file
 from make_submission import submission_with
 
-from grader.points import TOTAL
+from grader.points import EXERCISES, TOTAL
 from grader.run import grade_many
 from grader.submission import EXERCISES_DIR, SOLUTIONS_DIR
 
@@ -36,12 +36,13 @@ with open(_os.environ["TEXTGEN_KIT_SPAWN_PROBE"], "a") as _probe:
 # process group, limits, sys.path and current folder, the key and the guard's snapshot in a fresh
 # interpreter, restarts after a crash); the cases that only call into the guard's checks, which run
 # the same code either way, are left to test_isolation.py: each spawn costs a fresh interpreter's
-# import of torch and load of the model (all cases here took 208 s of `make test`).
-SPAWN_CASES = ("prints_and_warns", "raises_at_import", "os_exit_at_import", "os_exit_in_function",
-               "segfault_in_function", "loop_ignores_timeout", "runaway_memory", "forges_results_channel",
-               "hunts_key_with_gc", "kills_grader", "ships_kit_files", "imports_reference",
-               "reads_reference_source", "patches_checks", "reads_classmates_and_secrets",
-               "plants_in_classmates_temp_folders", "floods_output")
+# import of torch and load of the model (all cases here took 208 s of `make test`). A restart after
+# a crash is shown once (segfault_in_function: six test processes); os_exit_at_import shows an exit
+# code read through the namespace's init, and that a crash while importing is not restarted.
+SPAWN_CASES = ("prints_and_warns", "raises_at_import", "os_exit_at_import", "segfault_in_function",
+               "loop_ignores_timeout", "runaway_memory", "forges_results_channel", "hunts_key_with_gc",
+               "kills_grader", "ships_kit_files", "imports_reference", "reads_reference_source", "patches_checks",
+               "reads_classmates_and_secrets", "plants_in_classmates_temp_folders", "floods_output")
 
 
 def test_every_spawn_case_is_an_adversarial_case():
@@ -60,12 +61,21 @@ def spawned(tmp_path_factory):
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("TEXTGEN_KIT_ISOLATION", "spawn")
         patch.setenv("TEXTGEN_KIT_SPAWN_PROBE", str(fifo.path))
-        results = grade_many(list(folders.values()), model="tiny", device="cpu", exercises=[isolation.EXERCISE],
-                             timeout=isolation.TIMEOUT, memory_gb=isolation.MEMORY_GB, jobs=2)
-        reference, stubs = grade_many([SOLUTIONS_DIR, EXERCISES_DIR], model="tiny", device="cpu", jobs=2)
+        # one worker for all: the cases in their exercise, the reference and the stubs in every one
+        *results, reference, stubs = grade_many(
+            [(folder, [isolation.EXERCISE]) for folder in folders.values()] + [SOLUTIONS_DIR, EXERCISES_DIR],
+            model="tiny", device="cpu", timeout=isolation.TIMEOUT, memory_gb=isolation.MEMORY_GB, jobs=2)
     cases = {name: result.exercise(isolation.EXERCISE) for name, result in zip(folders, results)}
     return {"cases": cases, "reference": reference, "stubs": stubs,
+            "exercises": {name: [e.name for e in result.exercises] for name, result in zip(folders, results)},
             "probe": [line for _, line in fifo.lines]}
+
+
+def test_one_worker_grades_each_submission_in_its_own_exercises(spawned):
+    """grade_many's (folder, exercises) entries: the cases in their one exercise only, beside the
+    reference and the stubs in all six (test_reference_scores_full_marks_when_spawned)."""
+    assert set(map(tuple, spawned["exercises"].values())) == {(isolation.EXERCISE,)}
+    assert [e.name for e in spawned["stubs"].exercises] == list(EXERCISES)
 
 
 def test_the_test_processes_were_spawned(spawned):
@@ -77,6 +87,10 @@ def test_the_test_processes_were_spawned(spawned):
 def test_adversarial_submission_gets_its_stated_score_when_spawned(spawned, name):
     # The very check of test_isolation.py, on the results of the spawn path.
     isolation.test_adversarial_submission_gets_its_stated_score(spawned["cases"], name)
+
+
+def test_a_crash_while_importing_is_not_restarted_when_spawned(spawned):
+    isolation.check_crash_restarts(spawned["cases"], in_function="segfault_in_function")
 
 
 def test_reference_scores_full_marks_when_spawned(spawned):
