@@ -47,7 +47,13 @@ SETUP_KEY := $(shell $(PYTHON) -c 'import hashlib, re; \
   print(hashlib.sha256(text.encode()).hexdigest()[:16])' 2> /dev/null || echo unknown)
 STAMP := $(VENV)/.setup-$(SETUP_KEY)
 
+# An environment made in another folder that is gone (this folder was moved): `make` still works, but
+# its scripts (activate, .venv/bin/pytest) name the old folder.
 setup: $(STAMP)
+	@owner=$$(head -n 1 $(STAMP) 2> /dev/null); \
+	if [ -n "$$owner" ] && [ "$$owner" != "$(CURDIR)" ] && [ ! -d "$$owner" ]; then \
+	  echo "note: $(VENV) was made in $$owner, which is gone: source $(VENV)/bin/activate and $(VENV)/bin/pytest point there; make clean setup makes it again here" >&2; \
+	fi
 
 # Which torch build: on Linux without an NVIDIA GPU (CI, Gradescope, most laptops) the CPU build,
 # about 0.2 GB, instead of PyPI's default CUDA build (about 3 GB with its nvidia-* wheels): first a

@@ -21,6 +21,10 @@ def not_installed() -> str:
     missing = [name for name in NEEDED if importlib.util.find_spec(name) is None]
     if not missing:
         return ""
+    activated = os.environ.get("VIRTUAL_ENV", "")
+    if activated and not os.path.isdir(activated):  # its scripts name the folder it was made in
+        return (f"error: the activated environment {activated} is not there any more (was the kit's folder moved "
+                f"or copied?): run deactivate, then make clean setup here, then source .venv/bin/activate")
     return (f"error: this Python ({sys.executable}) has not the kit's packages ({', '.join(missing)}): "
             "use make grade, or run source .venv/bin/activate first (make setup creates .venv)")
 

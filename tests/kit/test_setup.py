@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 import subprocess
 import time
 from pathlib import Path
@@ -92,3 +93,30 @@ def test_a_second_checkout_never_repoints_another_checkouts_environment(tmp_path
     assert f"error: {venv} is the environment of the checkout {first}" in proc.stdout, proc.stdout
     assert "pip" not in proc.stdout.replace("make setup VENV", ""), "nothing was installed"
     assert (venv / stamp_of(first, venv).name).read_text() == f"{first}\n", "the first checkout's stamp is kept"
+
+
+def test_an_environment_made_in_a_folder_that_is_gone_says_make_clean_setup(tmp_path):
+    """A moved kit folder: `make` still works (its paths are relative), but the environment's scripts name the
+    folder it was made in: every make target says so on stderr, and once activated, a Python without the kit's
+    packages names the environment that is gone instead of telling to activate it."""
+    moved, gone = checkout(tmp_path / "moved"), tmp_path / "where-it-was-made"
+    venv = tmp_path / "venv"
+    venv.mkdir()
+    stamp_of(moved, venv).write_text(f"{gone}\n")
+    proc = make(moved, f"VENV={venv}", "setup", dry=False)
+    assert proc.returncode == 0 and INSTALLS not in proc.stdout, proc.stdout + proc.stderr
+    assert f"note: {venv} was made in {gone}, which is gone" in proc.stderr and "make clean setup" in proc.stderr
+    stamp_of(moved, venv).write_text(f"{moved}\n")  # made here: nothing to say
+    assert "note:" not in make(moved, f"VENV={venv}", "setup", dry=False).stderr
+
+    # -S: no site-packages, so neither torch nor transformers (the Python of a moved environment's scripts)
+    bare = [sys.executable, "-S", "-m", "grader"]
+    env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "PYTHONPATH")}
+    proc = subprocess.run(bare, cwd=REPO, env={**env, "VIRTUAL_ENV": str(gone / ".venv")}, capture_output=True,
+                          text=True, timeout=60)
+    assert proc.returncode == 1 and proc.stderr == (
+        f"error: the activated environment {gone / '.venv'} is not there any more (was the kit's folder moved or "
+        f"copied?): run deactivate, then make clean setup here, then source .venv/bin/activate\n"), proc.stderr
+    proc = subprocess.run(bare, cwd=REPO, env=env, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 1 and proc.stderr.startswith("error: this Python (") and \
+        "run source .venv/bin/activate first" in proc.stderr, proc.stderr
