@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from grader import KitError, sandbox, warm
-from grader.run import grade
+from grader.run import grade, grade_many
 from grader.submission import EXERCISES_DIR, REPO, SOLUTIONS_DIR
 from make_submission import submission_with
 
@@ -42,19 +42,20 @@ def forked(result) -> bool:
 
 
 def test_a_warm_grading_gives_what_a_fresh_one_gives_and_serves_the_next(own_temp):
+    fresh = dict(zip((SOLUTIONS_DIR, EXERCISES_DIR),
+                     grade_many([SOLUTIONS_DIR, EXERCISES_DIR], model="tiny", exercises=EXERCISES, jobs=2)))
+    first = {SOLUTIONS_DIR: grade(SOLUTIONS_DIR, model="tiny", exercises=EXERCISES, jobs=2, warm=True)}
+    (server,) = warm.running()
+    first[EXERCISES_DIR] = grade(EXERCISES_DIR, model="tiny", exercises=EXERCISES, jobs=2, warm=True)
+    second = grade(SOLUTIONS_DIR, model="tiny", exercises=EXERCISES, jobs=2, warm=True)
+    assert warm.running() == [server]  # the same warm worker served the next gradings, of any submission
+    assert not any(map(forked, fresh.values())) and all(map(forked, first.values())) and forked(second)
     for submission in (SOLUTIONS_DIR, EXERCISES_DIR):
-        fresh = grade(submission, model="tiny", exercises=EXERCISES, jobs=2)
-        first = grade(submission, model="tiny", exercises=EXERCISES, jobs=2, warm=True)
-        (server,) = warm.running()
-        second = grade(submission, model="tiny", exercises=EXERCISES, jobs=2, warm=True)
-        assert not forked(fresh) and forked(first) and forked(second)
-        assert warm.running() == [server]  # the same warm worker served both
-        assert outcomes(first) == outcomes(fresh) == outcomes(second)
-        assert first.total == fresh.total == second.total
-        if submission == SOLUTIONS_DIR:
-            assert {outcome for outcome, _, _ in outcomes(fresh).values()} == {"passed"}
-        else:
-            assert fresh.total == 0
+        assert outcomes(first[submission]) == outcomes(fresh[submission])
+        assert first[submission].total == fresh[submission].total
+    assert outcomes(second) == outcomes(fresh[SOLUTIONS_DIR])
+    assert {outcome for outcome, _, _ in outcomes(fresh[SOLUTIONS_DIR]).values()} == {"passed"}
+    assert fresh[EXERCISES_DIR].total == 0 and outcomes(fresh[EXERCISES_DIR])
 
 
 def test_a_changed_test_file_is_graded_and_ends_the_old_warm_worker(own_temp):
