@@ -50,7 +50,7 @@ def describe_stop(kind: str, value: int) -> str:
             return f"the test process was killed ({name}), e.g. for using too much memory"
         return f"crashed the test process ({name}, e.g. a segmentation fault in a C extension)"
     return (f"ended the test process (exit code {value}): never call sys.exit, os._exit, quit or "
-            f"pytest.exit in your functions")
+            f"pytest.exit in your code")
 
 
 def stopped_by_the_grader(limit: float, timeout: float) -> str:

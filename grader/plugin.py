@@ -60,6 +60,8 @@ def pytest_addoption(parser):
                     help="(used by the grader) read the signing key from KEY_FD, write signed results to REPORT_FD")
     group.addoption("--grader-hidden", default=None, metavar="DIR",
                     help="(used by the grader) tests under DIR are the instructor's hidden tests")
+    group.addoption("--grader-imports", default=None, metavar="FILE",
+                    help="(used by the grader) the file that says which submission module is being imported")
     group.addoption("--grader-skip", default=None, metavar="FILE",
                     help="(used by the grader) a JSON list of node ids not to run (already graded)")
 
@@ -96,11 +98,24 @@ def pytest_configure(config):
         # Runs before collection, so before any submission module can be imported.
         sink = SignedChannel(channel)
         alarms = install_audit_hook(config.stash[_SUBMISSION], config.getoption("grader_hidden"))
-        graded = GraderReport(sink, alarms=alarms)
-        config.pluginmanager.register(graded, "textgen-kit-report")
-        config.stash[_IMPORTING] = graded.importing
+        config.pluginmanager.register(GraderReport(sink, alarms=alarms), "textgen-kit-report")
+        if config.getoption("grader_imports"):
+            config.stash[_IMPORTING] = _import_marker(Path(config.getoption("grader_imports")))
     elif report:
         config.pluginmanager.register(GraderReport(FileSink(Path(report))), "textgen-kit-report")
+
+
+def _import_marker(path: Path) -> Callable[[str, bool], None]:
+    """Submission's report that the import of a module (a file name) starts or ended, as a file the
+    worker reads when the test process stops: while it exists, a module was being imported. A file,
+    not the signed channel, so that what Submission holds gives no way to write results."""
+    def importing(module: str, started: bool) -> None:
+        if started:
+            path.write_text(module, encoding="utf-8")
+        else:
+            path.unlink(missing_ok=True)
+
+    return importing
 
 
 def other_checkout(rootpath: Path) -> Path | None:
@@ -413,10 +428,6 @@ class GraderReport:
         def pytest_sessionfinish(session, exitstatus):
             write({"event": "done", "exitstatus": int(exitstatus)})
 
-        def importing(module: str, started: bool) -> None:
-            """Submission's report: the import of `module` (a file name) starts, or ended."""
-            write({"event": "importing" if started else "imported", "module": module})
-
         self.pytest_collection_finish, self.pytest_runtest_protocol = pytest_collection_finish, pytest_runtest_protocol
         self.pytest_pyfunc_call, self.pytest_runtest_logreport = pytest_pyfunc_call, pytest_runtest_logreport
-        self.pytest_sessionfinish, self.importing = pytest_sessionfinish, importing
+        self.pytest_sessionfinish = pytest_sessionfinish

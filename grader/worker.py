@@ -267,7 +267,6 @@ class _Attempt:
     killed: str = ""  # why the worker stopped it
     status: tuple | None = None  # ("exit", code) or ("signal", number)
     status_fd: int | None = None  # with a PID namespace: where its init writes the test's status
-    importing: list[str] = field(default_factory=list)  # the submission's modules being imported
 
 
 class _Scheduler:
@@ -423,7 +422,8 @@ class _Scheduler:
         skip = state.tmp / f"skip-{state.restarts}.json"
         skip.write_text(json.dumps(sorted(state.outcomes)))
         log = state.tmp / f"output-{state.restarts}.log"
-        args = self._test_process_args(state.task, f"{key_r},{report_w}", skip)
+        importing = state.tmp / f"importing-{state.restarts}"  # written by the plugin while a module is imported
+        args = self._test_process_args(state.task, f"{key_r},{report_w}", skip) + [f"--grader-imports={importing}"]
         popen = None
         status_r, status_w = os.pipe() if sandbox.available() else (None, None)
         box = self._sandbox(state, status_w)
@@ -508,10 +508,6 @@ class _Scheduler:
                 state.collected = record["tests"]
         elif record["event"] == "result":
             state.outcomes.setdefault(record["nodeid"], record)
-        elif record["event"] == "importing":
-            attempt.importing.append(str(record["module"]))
-        elif record["event"] == "imported" and attempt.importing:
-            attempt.importing.pop()
 
     def _poll(self, attempt: _Attempt) -> None:
         """Notice that the test process ended, or stop it when it hangs."""
@@ -547,15 +543,15 @@ class _Scheduler:
             remaining = [t["nodeid"] for t in state.collected if t["nodeid"] not in state.outcomes]
             if remaining:
                 why = attempt.killed or describe_stop(kind, value)
-                if attempt.importing:  # a new test process would stop in the same import: not restarted
-                    why = messages.stopped_while_importing(attempt.importing[0], why)
+                importing = _importing(state)
+                if importing:  # a new test process would stop in the same import: not restarted
+                    why = messages.stopped_while_importing(importing, why)
                 state.stops.append(why)
                 state.outcomes[remaining[0]] = {"outcome": "failed", "message": why}
-                if len(remaining) > 1 and state.restarts < MAX_RESTARTS and not attempt.importing:
+                if len(remaining) > 1 and state.restarts < MAX_RESTARTS and not importing:
                     state.restarts += 1
                     return None
-                rest = (messages.not_run_after_import(attempt.importing[0]) if attempt.importing
-                        else messages.too_many_stops(len(state.stops)))
+                rest = messages.not_run_after_import(importing) if importing else messages.too_many_stops(len(state.stops))
                 for nodeid in remaining[1:]:
                     state.outcomes[nodeid] = {"outcome": "failed", "message": rest}
             if state.stops:
@@ -575,6 +571,14 @@ class _Scheduler:
                                            expectations=got.get("expectations", "")))
         score(result)
         result.seconds = time.monotonic() - state.started if state.started else 0.0
+
+
+def _importing(state: _State) -> str:
+    """The submission's module (a file name) its last test process was importing when it stopped, or ""."""
+    try:
+        return (state.tmp / f"importing-{state.restarts}").read_text(encoding="utf-8", errors="replace")[:100]
+    except OSError:
+        return ""
 
 
 def _graded_run(options: Options, *more: str, files=None) -> list[str]:
