@@ -115,10 +115,11 @@ def _cell(value: float | None) -> str:
 
 
 def run_batch(root: Path, out: Path, options=None, *, shard: str | None = None, hidden_visibility: str | None = None,
-              progress: bool = True, junit_dir: Path | None = None, **fields) -> tuple[list[dict], list[str]]:
+              progress: bool = True, junit_dir: Path | None = None, **fields) -> tuple[list[dict], list[str], list[str]]:
     """Grade the submissions under `root` with `options` (a grader.run.Options, or its fields as
     keywords), write the CSV to `out` and the JSONs beside it (and one JUnit XML file per student
-    in `junit_dir`); return the rows, and the students whose grading the deadline cut short."""
+    in `junit_dir`); return the rows, the students whose grading the deadline cut short, and those
+    with nothing to grade (a row of zeros each)."""
     from . import run
     from .results import HIDDEN_VISIBILITY, write_gradescope, write_junit
     from .submission import resolve_folder
@@ -168,7 +169,7 @@ def run_batch(root: Path, out: Path, options=None, *, shard: str | None = None, 
               f"{len(graded)} submissions were not fully graded ({', '.join(cut[:5])}{', ...' if len(cut) > 5 else ''}): "
               f"their rows count the tests not run as failed; grade them again with a longer --deadline",
               file=sys.stderr)
-    return rows, cut
+    return rows, cut, sorted(invalid)
 
 
 def _cut_by_deadline(result) -> bool:

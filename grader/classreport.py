@@ -146,6 +146,7 @@ class Mistake:
 
 HIDDEN_MESSAGE = "an instructor's hidden test failed (its name and message are not shown)"
 NOT_WRITTEN = "not implemented yet"  # how the failure of an untouched stub starts (grader/messages.py)
+NOT_RUN = "not run: "  # a test the grader did not run after a stop or a time limit: a consequence, no kind of its own
 
 
 def _shape(message: str) -> str:
@@ -170,11 +171,19 @@ def _subject(message: str) -> str:
 
 
 @functools.cache
-def _contract(exercise: str) -> frozenset[str]:
-    """The public functions of an exercise (its stub module in exercises/)."""
+def _contract(exercise: str) -> tuple[str, ...]:
+    """The public functions of an exercise (its stub module in exercises/), in the module's order: the
+    more basic ones first (sample_next_token calls top_k_filter, defined above it)."""
     path = EXERCISES_DIR / f"{exercise}.py"
     source = path.read_text(encoding="utf-8") if path.is_file() else ""
-    return frozenset(re.findall(r"^def ([a-z]\w*)\(", source, flags=re.M))
+    return tuple(re.findall(r"^def ([a-z]\w*)\(", source, flags=re.M))
+
+
+def _basic_first(kind: "Mistake") -> int:
+    """Where a kind's function comes in its exercise's module (a kind that names none: last)."""
+    functions = _contract(kind.exercise)
+    subject = kind.subject.removeprefix("hidden: ")
+    return functions.index(subject) if subject in functions else len(functions)
 
 
 def _hidden_message(function: str) -> str:
@@ -196,9 +205,11 @@ def hidden_labels(students: list[Student]) -> dict[tuple[str, str], str]:
 
 
 def mistakes(students: list[Student]) -> list[Mistake]:
-    """The kinds of failure in the class, the most frequent first. A test's failures with the same
-    message (up to numbers and paths) are one; those of one exercise, about the same function and
-    hitting the same students, are one kind."""
+    """The kinds of failure in the class, the most frequent first, then in the order of the exercises
+    and of their functions, the more basic first (a mistake in top_k_filter before the failures it
+    causes in sample_next_token). A test's failures with the same message (up to numbers and paths)
+    are one; those of one exercise, about the same function and hitting the same students, are one
+    kind. A test the grader did not run (after a stop or a time limit) is no kind: its cause is."""
     labels = hidden_labels(students)
     by_test: dict[tuple, dict] = {}
     for s in students:
@@ -206,7 +217,7 @@ def mistakes(students: list[Student]) -> list[Mistake]:
             continue
         for ex in s.result.exercises:
             for t in ex.tests:
-                if t.outcome != "failed":
+                if t.outcome != "failed" or t.message.startswith(NOT_RUN):
                     continue
                 if t.hidden and not t.message.startswith(NOT_WRITTEN):  # a stub's own message says nothing hidden
                     function = _function(t.message)
@@ -228,8 +239,8 @@ def mistakes(students: list[Student]) -> list[Mistake]:
         kind.tests.append(test)
         kind.messages.append(entry["message"])
     order = {e: i for i, e in enumerate(EXERCISES)}
-    return sorted(kinds.values(), key=lambda k: (-len(k.students), -len(k.tests), order.get(k.exercise, 99),
-                                                 k.message))
+    return sorted(kinds.values(), key=lambda k: (-len(k.students), order.get(k.exercise, 99), _basic_first(k),
+                                                 -len(k.tests), k.message))
 
 
 @dataclass
@@ -389,6 +400,10 @@ def _summary_section(students: list[Student]) -> list[str]:
                    f'<td><img alt="distribution of {html.escape(st.name)}" '
                    f'src="data:image/png;base64,{distribution_png(st.points, st.share)}"></td></tr>')
     out.append("</table>")
+    ungraded = sum(not s.graded for s in students)
+    if ungraded:  # the grades as the CSV has them: say so, since the mistakes below count graded students only
+        out.append(f'<p class="muted">Over all {len(students)} students: the {ungraded} not graded count as 0 '
+                   f'(the CSV\'s grades).</p>')
     return out
 
 
@@ -545,7 +560,8 @@ def _student_section(s: Student, ids: dict[str, str]) -> list[str]:
                    f"{_fmt(ex.share)}</td><td class=\"num\">{ex.passed} / {len(ex.tests)}</td></tr>")
     out.append(f"<tr><td><b>Total</b></td><td class=\"num\"><b>{_fmt(result.total)} / {_fmt(result.possible)}</b>"
                f"</td><td></td></tr></table>")
-    out.append(f'<p class="muted">Graded in {result.seconds:.1f} s (its test processes\' time).</p>')
+    if s.graded:
+        out.append(f'<p class="muted">Graded in {result.seconds:.1f} s (its test processes\' time).</p>')
     for ex in result.exercises:
         if ex.note:
             out.append(f'<p><span class="none">{html.escape(ex.name)}</span>: {html.escape(ex.note)}</p>')

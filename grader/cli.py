@@ -160,11 +160,13 @@ def batch_command(argv: list[str]):
         if args.junit and args.junit.endswith(".xml") and not Path(args.junit).is_dir():
             raise KitError(f"batch --junit takes a folder, one <student>.xml per student, not a file: "
                            f"--junit {args.junit} -> try --junit {args.junit[:-4] or 'junit'}/")
-        rows, cut = run_batch(Path(args.dir), Path(args.out), _grading(args), shard=args.shard,
+        rows, cut, not_graded = run_batch(Path(args.dir), Path(args.out), _grading(args), shard=args.shard,
                          hidden_visibility=args.hidden_visibility, progress=not args.quiet,
                          junit_dir=Path(args.junit) if args.junit else None)
         chosen = [e for e in EXERCISES if e in (args.exercise or EXERCISES)]
-        print(f"Graded {len(rows)} submissions: {args.out} (and one JSON per submission beside it"
+        zeros = f", {len(not_graded)} not graded (0 points: {', '.join(not_graded)})" if not_graded else ""
+        count = len(rows) - len(not_graded)
+        print(f"Graded {count} submission{'' if count == 1 else 's'}{zeros}: {args.out} (and one JSON per submission beside it"
               f"{f'; one JUnit XML each in {args.junit}' if args.junit else ''}). Its points: total out of "
               f"{sum(SHARES[e] for e in chosen):g}, {', '.join(f'{e} out of {SHARES[e]:g}' for e in chosen)}.")
         if args.report:

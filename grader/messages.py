@@ -67,6 +67,13 @@ def stops(whys: list[str]) -> str:
     return f"the test process stopped {len(whys)} time(s) (last: {whys[-1]})"
 
 
+def stops_note(whys: list[str], not_run: int) -> str:
+    """An exercise's note after its test process stopped: what each stop cost, and the tests not run after the last."""
+    cost = "the test running then scored 0" if len(whys) == 1 else "the test running each time scored 0"
+    rest = f", and the {not_run} test(s) after it were not run" if not_run else ""
+    return f"{stops(whys)}; {cost}{rest}"
+
+
 def too_many_stops(count: int) -> str:
     return f"not run: the test process stopped {count} times; fix that first"
 

@@ -84,6 +84,8 @@ def summary(result: GradeResult) -> str:
     for ex in result.exercises:
         shown = [t for t in ex.tests if not t.hidden]
         earned, possible = sum(t.score for t in shown), sum(t.max_score for t in shown)
+        if not ex.tests:  # not graded at all (batch's zero row): out of its share all the same
+            possible = ex.share
         passed = sum(t.outcome == "passed" for t in shown)
         lines.append(f"{ex.name}: {_points(earned):g} / {_points(possible):g} ({passed} of {len(shown)} "
                      f"{'visible ' if hidden else ''}tests passed)")

@@ -541,6 +541,7 @@ class _Scheduler:
             result.note = messages.died_before_any_test(output)
         else:
             remaining = [t["nodeid"] for t in state.collected if t["nodeid"] not in state.outcomes]
+            not_run = 0
             if remaining:
                 why = attempt.killed or describe_stop(kind, value)
                 importing = _importing(state)
@@ -552,10 +553,11 @@ class _Scheduler:
                     state.restarts += 1
                     return None
                 rest = messages.not_run_after_import(importing) if importing else messages.too_many_stops(len(state.stops))
+                not_run = len(remaining) - 1
                 for nodeid in remaining[1:]:
                     state.outcomes[nodeid] = {"outcome": "failed", "message": rest}
             if state.stops:
-                result.note = f"{messages.stops(state.stops)}; the test running each time scored 0"
+                result.note = messages.stops_note(state.stops, not_run)
         self._add_tests(result, state, state.collected or [])
         return result
 

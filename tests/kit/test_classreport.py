@@ -287,6 +287,18 @@ def test_the_most_common_mistake_is_the_shared_one(tmp_path):
     assert {f"student-{n}" for n in small_class()} <= page.ids
 
 
+def test_a_cause_comes_before_what_it_causes_and_tests_not_run_are_no_kind(tmp_path):
+    """One student's top_k_filter mistake, which also fails sample_next_token's tests, and a test the grader
+    did not run after a stop: the top_k_filter kind first (its function comes first in sampling.py), then
+    sample_next_token's, however many tests it has; no kind for the test not run."""
+    failures = {OTHER_TESTS[1]: "top_k_filter(logits of shape [50], 2): kept 3 tokens, expected 2",
+                SOFTMAX_TESTS[0]: "sample_next_token(logits, 1.0, top_k=2): draws differ from the expected",
+                SOFTMAX_TESTS[1]: "sample_next_token(logits, 0.5, top_k=2): draws differ from the expected",
+                SOFTMAX_TESTS[2]: "not run: the test process stopped 6 times; fix that first"}
+    kinds = mistakes(load_class(write_batch(tmp_path / "batch", {"bob": sampling_result("bob", failures)})))
+    assert [(k.subject, len(k.tests)) for k in kinds] == [("top_k_filter", 1), ("sample_next_token", 2)]
+
+
 def test_failure_rates_leave_out_the_students_who_did_not_write_the_function(tmp_path):
     """An untouched stub fails every test as "not implemented yet": counted apart, so that a test fails for
     nearly everyone only when the students who wrote the function fail it."""
@@ -304,6 +316,9 @@ def test_the_report_says_how_long_each_grading_took(tmp_path):
     assert sorted(seconds.values()) == [2.0, 3.0, 5.0, 5.0, 7.0]  # ada, kim, dan, eve, gus (hal: not graded)
     assert 'Grading time: 22 s of test processes in all; per student median 5.0 s, longest 7.0 s (<a href="#student-gus">' \
         in text
+    hal = text[text.index('id="student-hal"'):]
+    assert "Graded in" not in hal[:hal.index("</div>")], "hal was not graded"
+    assert "Over all 6 students: the 1 not graded count as 0" in text
     for name, took in seconds.items():
         section = text[text.index(f'id="student-{name}"'):]
         assert f"Graded in {took:.1f} s" in section[:section.index('<div class="student"', 1)

@@ -128,6 +128,8 @@ def test_batch_grades_a_class_in_shards_that_merge(tmp_path):
         assert proc.returncode == 0, proc.stderr[-2000:]
         assert [line for line in proc.stderr.splitlines() if line.startswith("not graded:")] == not_graded
         assert "Its points: total out of 10, tokenization out of 10." in proc.stdout, proc.stdout  # --exercise's
+        zeros = {1: ", 2 not graded (0 points: cy, henry)", 2: ", 1 not graded (0 points: erin)"}[k]
+        assert proc.stdout.startswith(f"Graded 1 submission{zeros}: {out}"), proc.stdout  # ada, bob
         shards.append(out)
     assert [r["submission"] for r in csv.DictReader(shards[0].open())] == ["ada", "cy", "henry"]  # 1st, 3rd, 5th
     assert (shards[1].parent / "bob.json").exists() and not (shards[1].parent / "ada.json").exists()
@@ -139,6 +141,7 @@ def test_batch_grades_a_class_in_shards_that_merge(tmp_path):
                                 f"in a folder {classroom / 'erin'}/ and grade again")):
         loose = json.loads((tmp_path / f"shard-{1 if name == 'henry' else 2}" / f"{name}.json").read_text())
         assert loose["score"] == 0 and says in loose["output"], loose["output"]
+        assert "tokenization: 0 / 10 (0 of 0 tests passed)" in loose["output"], loose["output"]  # out of its share
         assert loose["extra_data"]["submission"] == str(classroom / name) and loose["extra_data"]["device"] == "cpu"
 
     merged = tmp_path / "class.csv"
