@@ -378,9 +378,9 @@ def warm_command(argv: list[str]):
             stopped = warm.stop_all()
             print(f"Stopped {len(stopped)} warm worker{'s' if len(stopped) != 1 else ''}.")
             return 0
-        running = warm.running()
-        for pid, name in running:
-            print(f"warm worker {pid} ({name})")
+        running = warm.described()
+        for line in running:
+            print(line)
         if not running:
             print("No warm worker is running; the next python -m grader starts one.")
         return 0

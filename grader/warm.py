@@ -280,15 +280,25 @@ def _read_line(conn: socket.socket, timeout: float) -> bytes:
 
 def running() -> list[tuple[int, str]]:
     """(process id, socket name) of every warm worker of this user that answers."""
-    return _ask_all({"status": True}, "pid")
+    return [(int(answer["pid"]), name) for answer, name in _ask_all({"status": True})]
+
+
+def described() -> list[str]:
+    """One line per warm worker of this user that answers: its process id, and what it grades with."""
+    lines = []
+    for answer, _ in _ask_all({"status": True}):
+        serves = answer.get("serves") or {}
+        what = ", ".join(f"{key} {serves[key]}" for key in ("model", "device", "tests_dir") if serves.get(key))
+        lines.append(f"warm worker {int(answer['pid'])}" + (f": {what}" if what else ""))
+    return lines
 
 
 def stop_all() -> list[int]:
     """Ask every warm worker of this user to end; the process ids of those that were asked."""
-    return [pid for pid, _ in _ask_all({"stop": True}, "stopping")]
+    return [int(answer["stopping"]) for answer, _ in _ask_all({"stop": True})]
 
 
-def _ask_all(request: dict, field: str) -> list[tuple[int, str]]:
+def _ask_all(request: dict) -> list[tuple[dict, str]]:
     try:
         where = folder()
     except KitError:
@@ -305,5 +315,7 @@ def _ask_all(request: dict, field: str) -> list[tuple[int, str]]:
             with contextlib.suppress(OSError, ValueError, KeyError):
                 socket.send_fds(conn, [len(payload).to_bytes(8, "big")], [])
                 conn.sendall(payload)
-                answers.append((int(json.loads(_read_line(conn, 10))[field]), path.stem))
+                answer = json.loads(_read_line(conn, 10))
+                if isinstance(answer, dict) and ("pid" in answer or "stopping" in answer):
+                    answers.append((answer, path.stem))
     return answers

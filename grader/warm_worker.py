@@ -141,7 +141,8 @@ class Server:
             conn.close()
             return
         if request.get("status"):
-            conn.sendall(json.dumps({"pid": os.getpid()}).encode() + b"\n")
+            serves = {key: getattr(self.options, key) for key in PRELOADED_BY}
+            conn.sendall(json.dumps({"pid": os.getpid(), "serves": serves}).encode() + b"\n")
             conn.close()
             for fd in fds:
                 os.close(fd)

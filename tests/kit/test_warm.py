@@ -97,6 +97,7 @@ def test_the_command_line_uses_and_stops_a_warm_worker(own_temp):
         assert graded.returncode == 0, graded.stderr[-2000:]
     listed = subprocess.run(cli + ["warm"], capture_output=True, text=True, env=env, cwd=REPO)
     assert listed.stdout.count("warm worker ") == 1, listed.stdout
+    assert f": model tiny, device auto, tests_dir {REPO / 'tests'}" in listed.stdout, listed.stdout  # as asked for
     stopped = subprocess.run(cli + ["warm", "--stop"], capture_output=True, text=True, env=env, cwd=REPO)
     assert stopped.stdout.strip() == "Stopped 1 warm worker.", stopped.stdout + stopped.stderr
     assert warm.running() == []
