@@ -30,9 +30,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from . import KitError
-from .submission import EXERCISES_DIR
 from .points import EXERCISES, SHARES, task_number
 from .result import ExerciseResult, GradeResult, TestResult
+from .submission import EXERCISES_DIR
 
 FULL = 1e-6  # points below the maximum that still count as full marks (the CSV rounds to 4 places)
 
@@ -144,7 +144,6 @@ class Mistake:
         return self.messages[0]
 
 
-HIDDEN_MESSAGE = "an instructor's hidden test failed (its name and message are not shown)"
 NOT_WRITTEN = "not implemented yet"  # how the failure of an untouched stub starts (grader/messages.py)
 NOT_RUN = "not run: "  # a test the grader did not run after a stop or a time limit: a consequence, no kind of its own
 
@@ -188,8 +187,9 @@ def _basic_first(kind: "Mistake") -> int:
 
 def _hidden_message(function: str) -> str:
     """What the report says of a hidden test's failure: the function it names (the student's own, no
-    secret), never the test's name or message."""
-    return HIDDEN_MESSAGE.replace("hidden test failed", f"hidden test of {function} failed") if function else HIDDEN_MESSAGE
+    secret), where it names one, never the test's name or message."""
+    about = f" of {function}" if function else ""
+    return f"an instructor's hidden test{about} failed (its name and message are not shown)"
 
 
 def hidden_labels(students: list[Student]) -> dict[tuple[str, str], str]:

@@ -166,8 +166,8 @@ def batch_command(argv: list[str]):
         chosen = [e for e in EXERCISES if e in (args.exercise or EXERCISES)]
         zeros = f", {len(not_graded)} not graded (0 points: {', '.join(not_graded)})" if not_graded else ""
         count = len(rows) - len(not_graded)
-        print(f"Graded {count} submission{'' if count == 1 else 's'}{zeros}: {args.out} (and one JSON per submission beside it"
-              f"{f'; one JUnit XML each in {args.junit}' if args.junit else ''}). Its points: total out of "
+        print(f"Graded {count} submission{'' if count == 1 else 's'}{zeros}: {args.out} (and one JSON per submission "
+              f"beside it{f'; one JUnit XML each in {args.junit}' if args.junit else ''}). Its points: total out of "
               f"{sum(SHARES[e] for e in chosen):g}, {', '.join(f'{e} out of {SHARES[e]:g}' for e in chosen)}.")
         if args.report:
             _write_report(Path(args.out), Path(args.report), None, Path(args.dir), args.similarity_threshold)

@@ -422,8 +422,8 @@ class _Scheduler:
         skip = state.tmp / f"skip-{state.restarts}.json"
         skip.write_text(json.dumps(sorted(state.outcomes)))
         log = state.tmp / f"output-{state.restarts}.log"
-        importing = state.tmp / f"importing-{state.restarts}"  # written by the plugin while a module is imported
-        args = self._test_process_args(state.task, f"{key_r},{report_w}", skip) + [f"--grader-imports={importing}"]
+        args = self._test_process_args(state.task, f"{key_r},{report_w}", skip)
+        args.append(f"--grader-imports={_import_marker(state)}")  # written while a module of the submission is imported
         popen = None
         status_r, status_w = os.pipe() if sandbox.available() else (None, None)
         box = self._sandbox(state, status_w)
@@ -552,7 +552,8 @@ class _Scheduler:
                 if len(remaining) > 1 and state.restarts < MAX_RESTARTS and not importing:
                     state.restarts += 1
                     return None
-                rest = messages.not_run_after_import(importing) if importing else messages.too_many_stops(len(state.stops))
+                rest = (messages.not_run_after_import(importing) if importing
+                        else messages.too_many_stops(len(state.stops)))
                 not_run = len(remaining) - 1
                 for nodeid in remaining[1:]:
                     state.outcomes[nodeid] = {"outcome": "failed", "message": rest}
@@ -575,10 +576,15 @@ class _Scheduler:
         result.seconds = time.monotonic() - state.started if state.started else 0.0
 
 
+def _import_marker(state: _State) -> Path:
+    """The file the plugin writes while the attempt's test process imports a module of the submission."""
+    return state.tmp / f"importing-{state.restarts}"
+
+
 def _importing(state: _State) -> str:
     """The submission's module (a file name) its last test process was importing when it stopped, or ""."""
     try:
-        return (state.tmp / f"importing-{state.restarts}").read_text(encoding="utf-8", errors="replace")[:100]
+        return _import_marker(state).read_text(encoding="utf-8", errors="replace")[:100]
     except OSError:
         return ""
 

@@ -211,7 +211,8 @@ def check_crash_restarts(graded, in_function: str) -> None:
     not_run = [t for t in at_import.tests if t.message.startswith("not run")]
     assert len(not_run) == len(at_import.tests) - 1, at_import.note
     assert all("while importing tokenization.py, as it would in every test" in t.message for t in not_run)
-    assert at_import.note.endswith(f"; the test running then scored 0, and the {len(not_run)} test(s) after it were not run")
+    assert at_import.note.endswith(
+        f"; the test running then scored 0, and the {len(not_run)} test(s) after it were not run")
     crashed = graded[in_function]
     assert f"stopped {MAX_RESTARTS + 1} time(s)" in crashed.note, crashed.note
 

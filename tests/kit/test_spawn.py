@@ -36,7 +36,7 @@ with open(_os.environ["TEXTGEN_KIT_SPAWN_PROBE"], "a") as _probe:
 # process group, limits, sys.path and current folder, the key and the guard's snapshot in a fresh
 # interpreter, restarts after a crash); the cases that only call into the guard's checks, which run
 # the same code either way, are left to test_isolation.py: each spawn costs a fresh interpreter's
-# import of torch and load of the model (all cases here took 208 s of `make test`). A restart after
+# import of torch and load of the model (10 to 13 s on a slow day of a 2-core machine). A restart after
 # a crash is shown once (segfault_in_function: six test processes); os_exit_at_import shows an exit
 # code read through the namespace's init, and that a crash while importing is not restarted.
 SPAWN_CASES = ("prints_and_warns", "raises_at_import", "os_exit_at_import", "segfault_in_function",
@@ -61,7 +61,8 @@ def spawned(tmp_path_factory):
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("TEXTGEN_KIT_ISOLATION", "spawn")
         patch.setenv("TEXTGEN_KIT_SPAWN_PROBE", str(fifo.path))
-        # one worker for all: the cases in their exercise, the reference and the stubs in every one
+        # one worker for all: the cases in their exercise, the reference and the stubs in every one, all
+        # under the cases' short time and memory limits (which the reference keeps to on the tiny model)
         *results, reference, stubs = grade_many(
             [(folder, [isolation.EXERCISE]) for folder in folders.values()] + [SOLUTIONS_DIR, EXERCISES_DIR],
             model="tiny", device="cpu", timeout=isolation.TIMEOUT, memory_gb=isolation.MEMORY_GB, jobs=2)
