@@ -60,46 +60,52 @@ def forked_child(args: list[str], keep: tuple[int, int], log: Path, options: Opt
 
 
 def spawned_child() -> None:
-    """A fresh test process (spawn isolation): isolate it, load the model, then run pytest. Its
-    namespaces are locked at once (loading the model starts threads, after which the kernel allows
-    no user namespace), so that the mounts that hide the hidden tests and the recordings could be
-    undone."""
+    """A fresh test process (spawn isolation): isolate it, then run pytest, which loads the model
+    once the tests are collected and the namespaces locked (`_Seal`)."""
     config = json.loads(sys.argv[1])
     options = Options(**config["options"])
     box = Sandbox(**config["sandbox"])
     _temporary_files_in(box)  # first: importing torch and loading the model may write a cache in TMPDIR
+    # numpy's OpenBLAS (which torch imports) would start a thread per CPU at once: one thread,
+    # started by none, keeps this process without threads until the lock (`_Seal`).
+    os.environ["OPENBLAS_NUM_THREADS"] = "1"
     box.enter()
     split_init(box.status_fd)
-    box.lock()
-    load_model(options)
-    sys.exit(run_pytest(config["args"], options, box))
+    box.lock()  # now, whatever an import starts: the seal locks its own mounts again
+    sys.exit(run_pytest(config["args"], options, box, spawned=True))
 
 
 def load_model(options: Options) -> None:
-    """Load the model into this process's registry (grader.models), where the `lm` fixture finds it,
-    and the tiny one beside it (the tests marked tiny_model run on it; it shares the tokenizer)."""
+    """Load the models into this process's registry (grader.models), where the `lm` fixture finds them."""
     from transformers.utils import logging as hf_logging
 
     hf_logging.disable_progress_bar()
-    models.loaded(options.model, options.device)
-    if models.check_one(options.model) != "tiny":
-        models.loaded("tiny", options.device)
+    for name in model_names(options):
+        models.loaded(name, options.device)
 
 
-def run_pytest(args: list[str], options: Options, box: Sandbox) -> int:
+def model_names(options: Options) -> list[str]:
+    """The model graded with, and the tiny one beside it (the tests marked tiny_model run on it; it
+    shares the tokenizer)."""
+    name = models.check_one(options.model)
+    return [name] if name == "tiny" else [name, "tiny"]
+
+
+def run_pytest(args: list[str], options: Options, box: Sandbox, spawned: bool = False) -> int:
+    """`spawned`: a fresh interpreter, which loads the model after the collection (`_Seal`)."""
     import resource
 
     import pytest
     import torch
 
     torch.set_num_threads(options.threads)
-    if devices.resolve(options.device).type == "cpu":
-        _limit_memory(options.memory_gb)
+    if not spawned:
+        _limit_memory(options)
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past FILE_LIMIT fails, never kills
     resource.setrlimit(resource.RLIMIT_FSIZE, (FILE_LIMIT, FILE_LIMIT))
     sys.path.insert(0, options.tests_dir)  # tests' helpers (checks.py), also for hidden tests
     _tell(box)
-    return int(pytest.main(args, plugins=[_Seal(box, options)]))
+    return int(pytest.main(args, plugins=[_Seal(box, options, load=spawned)]))
 
 
 def _temporary_files_in(box: Sandbox) -> None:
@@ -123,11 +129,11 @@ class _Seal:
     """Once pytest has collected the tests, before any of the submission's code runs: read this
     exercise's recordings (the only ones it needs), then hide every recording, the hidden tests'
     folder and the reference from the test process, and lock its namespaces (grader/sandbox.py).
-    (The kernel allows a user namespace to no threaded process: torch starts its threads later,
-    at the first computation of a test.)"""
+    The kernel gives a user namespace to no threaded process, and loading the model starts threads:
+    a spawned test process (`load`) loads it here, after the lock, then caps its memory."""
 
-    def __init__(self, box: Sandbox, options: Options):
-        self.box, self.options = box, options
+    def __init__(self, box: Sandbox, options: Options, load: bool = False):
+        self.box, self.options, self.load = box, options, load
 
     def pytest_collection_finish(self, session) -> None:
         from .expectations import FOLDER, model_slug
@@ -135,19 +141,26 @@ class _Seal:
         from .submission import SOLUTIONS_DIR
 
         recordings = session.config.stash.get(_RECORDINGS, None)
-        slugs = {None, *(model_slug(lm.name) for lm in models.loaded_models())}
+        slugs = {None, *map(model_slug, model_names(self.options))}
         for path in {item.path for item in session.items} if recordings is not None else ():
             for slug in slugs:
                 recordings.file(path, slug)
         tests = [Path(f) for f in (self.options.tests_dir, self.options.extra_tests) if f]
         self.box.seal(hide=[tests[0] / FOLDER, *tests[1:], SOLUTIONS_DIR])
+        if self.load:
+            load_model(self.options)
+            _limit_memory(self.options)
         _tell(self.box)
 
 
-def _limit_memory(gigabytes: float) -> None:
-    """Cap the address space at what the process holds now plus `gigabytes`, so that a runaway
-    allocation fails with MemoryError in one test instead of exhausting the machine. Linux only
-    (other systems do not enforce RLIMIT_AS); never on CUDA (its driver reserves huge ranges)."""
+def _limit_memory(options: Options) -> None:
+    """Cap the address space at what the process holds now (the model loaded) plus
+    `options.memory_gb`, so that a runaway allocation fails with MemoryError in one test instead of
+    exhausting the machine. Linux only (other systems do not enforce RLIMIT_AS); never on CUDA (its
+    driver reserves huge ranges)."""
+    gigabytes = options.memory_gb
+    if devices.resolve(options.device).type != "cpu":
+        return
     try:
         import resource
 

@@ -14,7 +14,8 @@ grader/child.py enters the others), so that what the submission runs, by whateve
 - network and IPC namespaces of their own (no socket, abstract or TCP, nor shared memory reaches
   another process);
 - last, a user namespace (root mapped onto root) with a mount namespace of its own: every mount
-  above is locked, so that no `umount` or `mount -o remount,rw` can undo it.
+  above is locked, so that no `umount` or `mount -o remount,rw` can undo it (a spawned test
+  process locks at once and again after the collection's mounts: `Sandbox.lock`).
 
 As root (Gradescope, CI containers) on Linux. Elsewhere (`available()` is False: a user, macOS,
 Windows, a container that forbids namespaces, TEXTGEN_KIT_SANDBOX=off) the worker falls back to
@@ -137,7 +138,7 @@ def new_pid_namespace():
 class Sandbox:
     """The namespaces of one test process: `enter()` in process 1 of its PID namespace, then
     `split_init` forks the test process, which calls `seal(...)` once pytest has collected its
-    tests (or `lock()` at once when spawned); each is a no-op where namespaces are not available.
+    tests (before it starts a thread: a spawned one loads the model after it); each is a no-op where namespaces are not available.
     `writable`: the task's temporary folder; `hide`: folders it never needs (the classmates'
     submissions); `private`: the temporary folders (/tmp...), replaced by empty ones but for
     `writable` and `keep` (its own submission, the kit, the environment: never hidden)."""
@@ -211,16 +212,14 @@ class Sandbox:
             return
         for folder in hide:
             self._hide(Path(folder))
-        if self.locked and hide:  # spawned: root of its own user namespace, it could unmount them
-            self.problems.append("the hidden tests and the recordings are hidden by mounts that the "
-                                 "submission could undo (the namespaces were locked before the model loaded)")
         self.lock()
 
     def lock(self) -> None:
         """A user namespace (root mapped onto the same root) with a mount namespace of its own:
-        every mount made by `enter` is locked in place from now on (no umount, no remount
-        read-write). Needs a process without threads (the kernel's rule)."""
-        if self.locked or not self.entered:
+        every mount made so far is locked in place from now on (no umount, no remount read-write).
+        Again after more mounts: a user namespace inside the last one locks those too. Needs a
+        process without threads (the kernel's rule)."""
+        if not self.entered:
             return
         uid, gid = os.geteuid(), os.getegid()
         try:
@@ -228,10 +227,13 @@ class Sandbox:
             _write("/proc/self/setgroups", "deny")
             _write("/proc/self/uid_map", f"{uid} {uid} 1")
             _write("/proc/self/gid_map", f"{gid} {gid} 1")
-            self.locked = True
         except OSError as err:
-            self.problems.append(f"the mounts are not locked ({err.strerror}): a submission running as "
-                                 f"root could undo them")
+            threads = len(os.listdir("/proc/self/task"))
+            what = "the mounts that hide the hidden tests and the recordings" if self.locked else "the mounts"
+            self.problems.append(f"{what} are not locked ({err.strerror}; {threads} threads): a submission "
+                                 f"running as root could undo them")
+        else:
+            self.locked = True
 
     # -- steps
 

@@ -1,5 +1,6 @@
 """Stubs that, while being imported, read what a test process must not see, around Python's audit
-hook (a `cat` started through `_posixsubprocess.fork_exec`), through `/proc/self/root`: the files
+hook (a `cat` started through `_posixsubprocess.fork_exec`), through `/proc/self/root`, after an
+`umount` of every folder above each target (what hides it may be a mount it could undo): the files
 named by TEXTGEN_KIT_READ_TARGETS (a classmate's tokenization.py first, which they then run as
 their own: full marks; the reference; the recordings of another exercise; a hidden test), and the
 other test processes' folders (`textgen-grade-*`). Every function says what it could read."""
@@ -29,6 +30,13 @@ def sh(script: str) -> bytes:
     return data
 
 
+def unmount_above(target: str) -> None:
+    """Unmount (lazily: whatever holds it open) each folder above `target`, the innermost first."""
+    sh(f'd=$(dirname "{target}"); while [ "$d" != / ]; do umount -l "$d" 2>/dev/null; d=$(dirname "$d"); done')
+
+
+for target in TARGETS:
+    unmount_above(target)
 read = [os.path.basename(t) for t in TARGETS if sh(f"cat '/proc/self/root{t}' 2>/dev/null")]
 temp_root = os.path.dirname(os.getcwd())  # its own temporary folder is its current one
 if sh(f'for f in /proc/self/root/{temp_root}/textgen-grade-*/*; do case "$f" in *"$PWD"/*) ;; '
