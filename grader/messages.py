@@ -7,7 +7,7 @@ import traceback
 from pathlib import Path
 
 from . import KitError
-from .submission import SubmissionImportError
+from .submission import SubmissionError
 
 # The whole-grading deadline (--deadline S): once it passes, or once the grading process receives
 # SIGTERM, the test processes are stopped and every test without a result fails with this message.
@@ -29,7 +29,7 @@ def describe_failure(excinfo, submission_folder: Path | None = None) -> str:
         return f"not implemented yet: {first}" if first else "not implemented yet"
     if "from pytest-timeout" in first:  # also when it stopped an import: "could not import ..."
         return f"{TOOK_TOO_LONG} ({first}): {NEVER_ENDS}"
-    if isinstance(err, (SubmissionImportError, KitError)):
+    if isinstance(err, (SubmissionError, KitError)):
         return first
     if isinstance(err, AssertionError):
         return first or "assertion failed"

@@ -33,7 +33,7 @@ from .cli import DEVICE_HELP, MODEL_HELP, SUBMISSION_HELP
 from .guard import Guard, install_audit_hook
 from .messages import describe_failure
 from .points import EXERCISES, exercise_of, graded_tests
-from .submission import REPO, SOLUTIONS_DIR, TESTS_DIR, Submission, SubmissionImportError, has_reference, resolve_folder
+from .submission import REPO, SOLUTIONS_DIR, TESTS_DIR, Submission, SubmissionError, has_reference, resolve_folder
 
 try:  # property tests: deterministic, no deadlines (the machines are shared and noisy)
     from hypothesis import settings
@@ -247,8 +247,10 @@ def tol(device) -> devices.Tolerances:
 
 @pytest.fixture(scope="session")
 def impl(request) -> Submission:
-    """The implementation under test (--submission)."""
-    return Submission(request.config.stash[_SUBMISSION], importing=request.config.stash.get(_IMPORTING, None))
+    """The implementation under test (--submission); under the grader, its code runs apart from the
+    tests' (grader/submission.py `call_apart`)."""
+    return Submission(request.config.stash[_SUBMISSION], importing=request.config.stash.get(_IMPORTING, None),
+                      apart=bool(request.config.getoption("grader_channel")))
 
 
 def _reference(config) -> Submission:
@@ -305,7 +307,7 @@ def pytest_sessionfinish(session, exitstatus):
 # ----------------------------------------------------------------------------------------------
 # One readable line per failure (grader/messages.py)
 
-_ONE_LINE_ERRORS = (NotImplementedError, SubmissionImportError, KitError)
+_ONE_LINE_ERRORS = (NotImplementedError, SubmissionError, KitError)
 
 
 class OneLineReports:

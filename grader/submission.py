@@ -8,10 +8,15 @@ exercise costs that exercise only.
 from __future__ import annotations
 
 import ast
+import builtins
+import contextlib
+import ctypes
+import functools
 import importlib
 import importlib.abc
 import importlib.util
 import sys
+import threading
 import traceback
 import types
 from collections.abc import Callable
@@ -35,8 +40,16 @@ def has_reference() -> bool:
 IMPORTS_REFERENCE = "{name} imports the reference solutions: write your own code (importing solutions scores zero)"
 
 
-class SubmissionImportError(Exception):
-    """The submission's module could not be imported (one line, for the student)."""
+class SubmissionError(Exception):
+    """A one-line error about the submission's code, for the student (not an error it raised)."""
+
+
+class SubmissionImportError(SubmissionError):
+    """The submission's module could not be imported."""
+
+
+class NotPlainResult(SubmissionError):
+    """The submission gave a test something other than plain values (its docstring's Returns:)."""
 
 
 def resolve_folder(path: str | Path | None) -> Path:
@@ -132,12 +145,16 @@ class Submission:
     """``Submission(folder).sampling`` is the folder's sampling.py, imported on first use.
     `importing(name, started)`, where given, is told when the import of a module of the folder starts
     and when it ends (the grader's plugin reports it to the worker: a test process that dies while
-    importing would die the same way in every new one, so it is not restarted)."""
+    importing would die the same way in every new one, so it is not restarted).
+    `apart` (under the grader): the submission's code, its imports included, runs in a thread of
+    its own (`call_apart`), and its modules are handed out as `_Apart` views."""
 
-    def __init__(self, folder: str | Path | None, importing: Callable[[str, bool], None] | None = None):
+    def __init__(self, folder: str | Path | None, importing: Callable[[str, bool], None] | None = None,
+                 apart: bool = False):
         self.folder = resolve_folder(folder)
         self.package = _package(self.folder)
         self._importing = importing
+        self._apart = apart
 
     def __getattr__(self, module: str) -> types.ModuleType:
         path = self.folder / f"{module}.py"
@@ -149,8 +166,10 @@ class Submission:
             raise SubmissionImportError(IMPORTS_REFERENCE.format(name=path.name))
         if self._importing is not None:
             self._importing(path.name, True)
+        name = f"{self.package}.{module}"
         try:
-            loaded = importlib.import_module(f"{self.package}.{module}")
+            loaded = call_apart(functools.partial(importlib.import_module, name), plain=False) if self._apart else \
+                importlib.import_module(name)
         except BaseException as err:  # SyntaxError, ImportError, SystemExit at import time...
             if isinstance(err, ModuleNotFoundError) and (err.name or "").split(".")[0] == "solutions":
                 # a name built at run time; the reference is not there (grader/sandbox.py hides it)
@@ -172,5 +191,167 @@ class Submission:
             if borrowed:
                 raise SubmissionImportError(f"{path.name} uses {borrowed[0]} from the reference solutions: "
                                             f"write your own code (importing solutions scores zero)")
-        setattr(self, module, loaded)
-        return loaded
+        exposed = _Apart(loaded) if self._apart else loaded
+        setattr(self, module, exposed)
+        return exposed
+
+
+# ----------------------------------------------------------------------------------------------
+# The submission's code apart from the tests' (under the grader)
+#
+# Code of the submission that runs in a test's thread has the test's frame above its own: one
+# `sys._getframe(1).f_locals` away are the values the test compares it with (a hidden test's
+# recorded answer), and further up pytest's and the grader's own objects. So every call into the
+# submission runs in a thread of its own, whose frames start at threading's bootstrap; what
+# comes back is checked to be plain data (a list subclass whose __eq__ says yes would otherwise
+# run the submission's code in the test's thread, and pass), and an exception it raised comes
+# back as the library's own type, its message already made into text.
+
+_PLAIN = (type(None), bool, int, float, complex, str, bytes)
+
+
+def _plain_types() -> tuple:
+    import torch
+
+    return (torch.Tensor, torch.nn.Parameter, torch.dtype, torch.device, torch.Size)
+
+
+def not_plain(value, depth: int = 0) -> str:
+    """'' for plain data (None, numbers, strings, lists, tuples and dicts of them, torch tensors:
+    exact types, never subclasses), else the name of the first other type found."""
+    kind = type(value)
+    if kind in _PLAIN or kind in _plain_types():
+        return ""
+    if depth > 50:
+        return "a structure nested more than 50 levels deep"
+    if kind in (list, tuple):
+        return next((found for v in value if (found := not_plain(v, depth + 1))), "")
+    if kind is dict:
+        return next((found for k, v in value.items() if (found := not_plain(k, depth + 1) or not_plain(v, depth + 1))),
+                    "")
+    return f"{kind.__module__}.{kind.__qualname__}" if kind.__module__ != "builtins" else kind.__qualname__
+
+
+def _trusted(kind: type) -> bool:
+    """An exception class that is not the submission's: Python's own, or one its module (not the
+    submission's) holds under its name (torch's, pytest's, the kit's)."""
+    if getattr(builtins, kind.__name__, None) is kind:
+        return True
+    module = sys.modules.get(getattr(kind, "__module__", "") or "")
+    if module is None or kind.__module__.split(".")[0] in ("submission", "solutions", "exercises"):
+        return False
+    found = module
+    for part in kind.__qualname__.split("."):
+        found = getattr(found, part, None)
+    return found is kind
+
+
+def _text(value) -> str:
+    try:
+        text = str(value)
+    except BaseException:  # noqa: BLE001 - its __str__ is the submission's code
+        return f"<a {type(value).__name__} whose str() failed>"
+    return text if type(text) is str else f"<a {type(value).__name__}>"
+
+
+def _as_plain_error(err: BaseException) -> BaseException:
+    """`err` where every part of it that a report reads is plain (runs in the submission's thread):
+    itself when its class is trusted and its args are plain; else its nearest trusted base class
+    with its message as text. The traceback stays (reports read only its code and line numbers)."""
+    kind = type(err)
+    if _trusted(kind) and not not_plain(err.args) and not getattr(err, "__dict__", None):
+        safe = err
+    else:
+        base = next(k for k in kind.__mro__ if _trusted(k))
+        try:
+            safe = base(_text(err))
+        except BaseException:  # noqa: BLE001 - a constructor that needs more arguments
+            safe = RuntimeError(f"{kind.__name__}: {_text(err)}")
+        safe = safe.with_traceback(err.__traceback__)
+    safe.__cause__ = _as_plain_error(err.__cause__) if err.__cause__ is not None and err.__cause__ is not err else None
+    safe.__context__ = None
+    safe.__suppress_context__ = True
+    return safe
+
+
+class _Stop(BaseException):
+    """Raised in the submission's thread once the test that called it has ended (a timeout)."""
+
+
+def call_apart(call: Callable, plain: bool = True):
+    """`call()` in a thread of its own, with the caller's torch grad mode and torch function modes
+    (a test that counts calls of torch.multinomial); returns its result, checked plain, or raises
+    its exception, made plain (`plain=False`: the result as it is, a module imported). A caller interrupted while it waits (pytest-timeout) stops the
+    thread too, where it runs Python code."""
+    import torch
+    from torch.overrides import _get_current_function_mode_stack
+
+    grad, inference, modes = torch.is_grad_enabled(), torch.is_inference_mode_enabled(), \
+        _get_current_function_mode_stack()
+    box: list = []
+
+    def run() -> None:
+        try:
+            with contextlib.ExitStack() as stack:
+                stack.enter_context(torch.inference_mode(inference))
+                stack.enter_context(torch.set_grad_enabled(grad))
+                for mode in modes:
+                    stack.enter_context(mode)
+                result = call()
+            found = not_plain(result) if plain else ""
+            box.append(("error", NotPlainResult(f"returned a {found}, not plain data: return Python lists, "
+                                                f"tuples, dicts, numbers and strings and torch tensors, as "
+                                                f"the docstring's Returns: says")) if found else ("value", result))
+        except BaseException as err:  # noqa: BLE001 - raised again in the caller's thread
+            box.append(("error", _as_plain_error(err)))
+
+    thread = threading.Thread(target=run, name="submission", daemon=True)
+    thread.start()
+    try:
+        thread.join()
+    finally:
+        if thread.is_alive():
+            ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(thread.ident), ctypes.py_object(_Stop))
+    kind, value = box[0]
+    if kind == "error":
+        raise value
+    return value
+
+
+def _called_apart(function: Callable) -> Callable:
+    @functools.wraps(function)
+    def apart(*args, **kwargs):
+        return call_apart(functools.partial(function, *args, **kwargs))
+    return apart
+
+
+class _Apart:
+    """A module of the submission as the tests see it: each function called through `call_apart`
+    (one wrapper per function object: `call_once`'s keys stay the same, and a function the tests
+    replace in the module is the one called), every other attribute checked plain."""
+
+    def __init__(self, module: types.ModuleType):
+        object.__setattr__(self, "_module", module)
+        object.__setattr__(self, "_wrappers", {})
+
+    def __getattr__(self, name: str):
+        value = getattr(self._module, name)
+        if callable(value):
+            if value not in self._wrappers:
+                self._wrappers[value] = _called_apart(value)
+            return self._wrappers[value]
+        if not_plain(value):
+            raise NotPlainResult(f"{self._module.__name__}.{name} is a {type(value).__name__}, not plain data")
+        return value
+
+    def __setattr__(self, name: str, value) -> None:
+        setattr(self._module, name, value)  # monkeypatch.setattr(impl.sampling, ...) patches the module
+
+    def __delattr__(self, name: str) -> None:
+        delattr(self._module, name)
+
+    def __dir__(self):
+        return dir(self._module)
+
+    def __repr__(self) -> str:
+        return repr(self._module)

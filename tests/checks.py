@@ -34,11 +34,11 @@ def hint_on_error(what: str, hint: str):
     errors pass through, so that an untouched stub reads "not implemented yet" and a module that
     does not import says so."""
     from grader import KitError
-    from grader.submission import SubmissionImportError
+    from grader.submission import SubmissionError
 
     try:
         yield
-    except (NotImplementedError, SubmissionImportError, KitError, RefusedCall):
+    except (NotImplementedError, SubmissionError, KitError, RefusedCall):
         raise
     except Exception as err:
         fail(what, f"raised {type(err).__name__}: {err}", hint)
@@ -105,11 +105,11 @@ def expect_value_error(call, what: str, mentions: tuple[str, ...] = (), hint: st
     or the parameter, case-insensitive). Returns the message. NotImplementedError and import
     errors pass through, so that an untouched stub reads "not implemented yet"."""
     from grader import KitError
-    from grader.submission import SubmissionImportError
+    from grader.submission import SubmissionError
 
     try:
         returned = call()
-    except (NotImplementedError, SubmissionImportError, KitError, RefusedCall):
+    except (NotImplementedError, SubmissionError, KitError, RefusedCall):
         raise
     except ValueError as err:
         message = str(err)

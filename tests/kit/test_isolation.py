@@ -51,7 +51,8 @@ CASES = {
     "ctypes_null_read": Expect(BATCH, "raw memory"),
     "infinite_loop": Expect(TWO_TEXTS, "took too long"),
     "loops_at_import": Expect(ALL, "took too long"),
-    "loop_ignores_timeout": Expect(TWO_TEXTS, "the grader stopped it"),
+    # The submission runs apart from the test (grader/submission.py): the timeout stops the test, not the loop.
+    "loop_ignores_timeout": Expect(TWO_TEXTS, "took too long"),
     "runaway_memory": Expect(FIVE_TEXTS, "MemoryError"),
     "writes_results_files": Expect(ALL, "not implemented"),
     "forges_results_channel": Expect(ALL, "did not sign"),
@@ -60,6 +61,9 @@ CASES = {
     "patches_recordings": Expect(ALL, "replaced grader.expectations.Expected.__call__"),
     "patches_pytest_runner": Expect(ALL, "replaced _pytest.runner.CallInfo.from_call"),
     "registers_pytest_plugin": Expect(ALL, "pytest's plugins or hooks"),
+    # The test's expected value, one frame above (what a hidden test compares with): out of reach.
+    "reads_expected_from_frames": Expect(ALL, "found no expected value"),
+    "returns_objects_equal_to_anything": Expect(ALL, "not plain data"),
     "hunts_key_with_gc": Expect(ALL, "grader's memory"),
     "kills_grader": Expect(ALL, "signal to another process"),
     "disables_timeout_with_settrace": Expect(ALL, "trace function"),
