@@ -218,18 +218,35 @@ def _plain_types() -> tuple:
 
 def not_plain(value, depth: int = 0) -> str:
     """'' for plain data (None, numbers, strings, lists, tuples and dicts of them, torch tensors:
-    exact types, never subclasses), else the name of the first other type found."""
+    exact types, never subclasses), else what the first other value is, for the student: "a
+    BatchEncoding (from transformers)", "a float64 (from numpy) in a tuple in a list"."""
     kind = type(value)
     if kind in _PLAIN or kind in _plain_types():
         return ""
     if depth > 50:
         return "a structure nested more than 50 levels deep"
     if kind in (list, tuple):
-        return next((found for v in value if (found := not_plain(v, depth + 1))), "")
-    if kind is dict:
-        return next((found for k, v in value.items() if (found := not_plain(k, depth + 1) or not_plain(v, depth + 1))),
-                    "")
-    return f"{kind.__module__}.{kind.__qualname__}" if kind.__module__ != "builtins" else kind.__qualname__
+        inner = next((found for v in value if (found := not_plain(v, depth + 1))), "")
+    elif kind is dict:
+        inner = next((found for k, v in value.items() if (found := not_plain(k, depth + 1) or not_plain(v, depth + 1))),
+                     "")
+    else:
+        return _described(kind)
+    return f"{inner} in a {kind.__name__}" if inner else ""
+
+
+def _described(kind: type) -> str:
+    root = str(getattr(kind, "__module__", "") or "").split(".")[0]
+    notes = ["defined in your code"] if root in ("submission", "solutions", "exercises") else \
+        [f"from {root}"] if root != "builtins" else []
+    base = next((b for b in kind.__mro__[1:] if b in _PLAIN or b in (list, tuple, dict)), None)
+    notes += [f"a subclass of {base.__name__}"] if base is not None else []
+    return f"a {kind.__name__}" + (f" ({'; '.join(notes)})" if notes else "")
+
+
+def _not_plain_result(what: str, found: str) -> NotPlainResult:
+    return NotPlainResult(f"{what} {found}, not plain data: return Python lists, tuples, dicts, numbers and "
+                          f"strings, and torch tensors, as its docstring's Returns: says")
 
 
 def _trusted(kind: type) -> bool:
@@ -278,10 +295,11 @@ class _Stop(BaseException):
     """Raised in the submission's thread once the test that called it has ended (a timeout)."""
 
 
-def call_apart(call: Callable, plain: bool = True):
+def call_apart(call: Callable, plain: bool = True, name: str = "the function"):
     """`call()` in a thread of its own, with the caller's torch grad mode and torch function modes
     (a test that counts calls of torch.multinomial); returns its result, checked plain, or raises
-    its exception, made plain (`plain=False`: the result as it is, a module imported). A caller interrupted while it waits (pytest-timeout) stops the
+    its exception, made plain (`plain=False`: the result as it is, a module imported; `name`: the
+    function's, for the message of a result that is not plain). A caller interrupted while it waits (pytest-timeout) stops the
     thread too, where it runs Python code."""
     import torch
     from torch.overrides import _get_current_function_mode_stack
@@ -299,9 +317,7 @@ def call_apart(call: Callable, plain: bool = True):
                     stack.enter_context(mode)
                 result = call()
             found = not_plain(result) if plain else ""
-            box.append(("error", NotPlainResult(f"returned a {found}, not plain data: return Python lists, "
-                                                f"tuples, dicts, numbers and strings and torch tensors, as "
-                                                f"the docstring's Returns: says")) if found else ("value", result))
+            box.append(("error", _not_plain_result(f"{name} returned", found)) if found else ("value", result))
         except BaseException as err:  # noqa: BLE001 - raised again in the caller's thread
             box.append(("error", _as_plain_error(err)))
 
@@ -321,7 +337,7 @@ def call_apart(call: Callable, plain: bool = True):
 def _called_apart(function: Callable) -> Callable:
     @functools.wraps(function)
     def apart(*args, **kwargs):
-        return call_apart(functools.partial(function, *args, **kwargs))
+        return call_apart(functools.partial(function, *args, **kwargs), name=function.__name__)
     return apart
 
 
@@ -340,8 +356,8 @@ class _Apart:
             if value not in self._wrappers:
                 self._wrappers[value] = _called_apart(value)
             return self._wrappers[value]
-        if not_plain(value):
-            raise NotPlainResult(f"{self._module.__name__}.{name} is a {type(value).__name__}, not plain data")
+        if found := not_plain(value):
+            raise _not_plain_result(f"{self._module.__name__.rpartition('.')[2]}.{name} is", found)
         return value
 
     def __setattr__(self, name: str, value) -> None:

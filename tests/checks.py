@@ -45,13 +45,22 @@ def hint_on_error(what: str, hint: str):
 
 
 def expect_equal(got, want, what: str, hint: str = "") -> None:
-    """`got == want` exactly (lists of ids, strings, tensors of ints)."""
+    """`got == want` exactly (lists of ids, strings, tensors of ints). The message names the types
+    where they differ (a tuple for a list), and the first differing position of two tensors of the
+    same shape (past the values shown)."""
     if isinstance(want, torch.Tensor):
         same = isinstance(got, torch.Tensor) and got.shape == want.shape and torch.equal(got.cpu(), want.cpu())
     else:
         same = got == want
-    if not same:
-        fail(what, f"expected {_short(want)}, got {_short(got)}", hint)
+    if same:
+        return
+    if type(got) is not type(want):
+        fail(what, f"expected a {type(want).__name__} {_short(want)}, got a {type(got).__name__} {_short(got)}", hint)
+    message = f"expected {_short(want)}, got {_short(got)}"
+    if isinstance(want, torch.Tensor) and got.shape == want.shape and got.dtype == want.dtype:
+        where = tuple(int(i) for i in (got.cpu() != want.cpu()).nonzero()[0])
+        message += f"; first difference at {list(where)}: expected {want[where].item()}, got {got[where].item()}"
+    fail(what, message, hint)
 
 
 def expect_type(got, kind, what: str, hint: str = "") -> None:
