@@ -126,11 +126,13 @@ def test_batch_encode_left_padding(impl, tokenizer):
 def test_batch_encode_pad_is_eos_without_pad_token(impl, tokenizer):
     no_pad = tokenizer_copy(tokenizer)
     no_pad.pad_token = None
-    got = impl.tokenization.batch_encode(no_pad, ["The movie was full of", "Hi"])
+    what = "batch_encode(['The movie was full of', 'Hi']) with a tokenizer that has no pad token"
+    hint = "when tokenizer.pad_token_id is None, pad with tokenizer.eos_token_id"
+    # (the tokenizer's own error, when asked to pad, suggests setting its pad token: the hint says what to do instead)
+    with hint_on_error(what, f"{hint} yourself, without changing the tokenizer"):
+        got = impl.tokenization.batch_encode(no_pad, ["The movie was full of", "Hi"])
     row = got["input_ids"][1].tolist()
-    expect_equal(row[: len(row) - 1], [no_pad.eos_token_id] * (len(row) - 1),
-                 "batch_encode(['The movie was full of', 'Hi']) with a tokenizer that has no pad token",
-                 "when tokenizer.pad_token_id is None, pad with tokenizer.eos_token_id")
+    expect_equal(row[: len(row) - 1], [no_pad.eos_token_id] * (len(row) - 1), what, hint)
 
 
 @pytest.mark.points(1)
