@@ -208,6 +208,7 @@ class Submission:
 # back as the library's own type, its message already made into text.
 
 _PLAIN = (type(None), bool, int, float, complex, str, bytes)
+_OWN = ("submission", "solutions", "exercises")  # the packages a graded folder is imported as
 
 
 def _plain_types() -> tuple:
@@ -237,7 +238,7 @@ def not_plain(value, depth: int = 0) -> str:
 
 def _described(kind: type) -> str:
     root = str(getattr(kind, "__module__", "") or "").split(".")[0]
-    notes = ["defined in your code"] if root in ("submission", "solutions", "exercises") else \
+    notes = ["defined in your code"] if root in _OWN else \
         [f"from {root}"] if root != "builtins" else []
     base = next((b for b in kind.__mro__[1:] if b in _PLAIN or b in (list, tuple, dict)), None)
     notes += [f"a subclass of {base.__name__}"] if base is not None else []
@@ -255,7 +256,7 @@ def _trusted(kind: type) -> bool:
     if getattr(builtins, kind.__name__, None) is kind:
         return True
     module = sys.modules.get(getattr(kind, "__module__", "") or "")
-    if module is None or kind.__module__.split(".")[0] in ("submission", "solutions", "exercises"):
+    if module is None or kind.__module__.split(".")[0] in _OWN:
         return False
     found = module
     for part in kind.__qualname__.split("."):
@@ -271,10 +272,11 @@ def _text(value) -> str:
     return text if type(text) is str else f"<a {type(value).__name__}>"
 
 
-def _as_plain_error(err: BaseException) -> BaseException:
+def _as_plain_error(err: BaseException, depth: int = 0) -> BaseException:
     """`err` where every part of it that a report reads is plain (runs in the submission's thread):
     itself when its class is trusted and its args are plain; else its nearest trusted base class
-    with its message as text. The traceback stays (reports read only its code and line numbers)."""
+    with its message as text; its causes likewise (at most 10). The traceback stays (reports read
+    only its code and line numbers)."""
     kind = type(err)
     if _trusted(kind) and not not_plain(err.args) and not getattr(err, "__dict__", None):
         safe = err
@@ -285,7 +287,8 @@ def _as_plain_error(err: BaseException) -> BaseException:
         except BaseException:  # noqa: BLE001 - a constructor that needs more arguments
             safe = RuntimeError(f"{kind.__name__}: {_text(err)}")
         safe = safe.with_traceback(err.__traceback__)
-    safe.__cause__ = _as_plain_error(err.__cause__) if err.__cause__ is not None and err.__cause__ is not err else None
+    cause = err.__cause__
+    safe.__cause__ = _as_plain_error(cause, depth + 1) if cause is not None and cause is not err and depth < 10 else None
     safe.__context__ = None
     safe.__suppress_context__ = True
     return safe
@@ -299,8 +302,8 @@ def call_apart(call: Callable, plain: bool = True, name: str = "the function"):
     """`call()` in a thread of its own, with the caller's torch grad mode and torch function modes
     (a test that counts calls of torch.multinomial); returns its result, checked plain, or raises
     its exception, made plain (`plain=False`: the result as it is, a module imported; `name`: the
-    function's, for the message of a result that is not plain). A caller interrupted while it waits (pytest-timeout) stops the
-    thread too, where it runs Python code."""
+    function's, for the message of a result that is not plain). A caller interrupted while it waits
+    (pytest-timeout) stops the thread too, where it runs Python code."""
     import torch
     from torch.overrides import _get_current_function_mode_stack
 
@@ -319,7 +322,10 @@ def call_apart(call: Callable, plain: bool = True, name: str = "the function"):
             found = not_plain(result) if plain else ""
             box.append(("error", _not_plain_result(f"{name} returned", found)) if found else ("value", result))
         except BaseException as err:  # noqa: BLE001 - raised again in the caller's thread
-            box.append(("error", _as_plain_error(err)))
+            try:
+                box.append(("error", _as_plain_error(err)))
+            except BaseException:  # noqa: BLE001 - an exception that cannot even be described
+                box.append(("error", RuntimeError(f"{name} raised a {type(err).__name__}")))
 
     thread = threading.Thread(target=run, name="submission", daemon=True)
     thread.start()

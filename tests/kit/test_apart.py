@@ -88,3 +88,14 @@ def test_a_module_seen_apart_calls_the_function_it_holds_now():
     module.table = {"a": object()}
     with pytest.raises(NotPlainResult, match=r"^sampling.table is a object in a dict"):
         seen.table
+
+
+def test_a_cycle_of_causes_still_comes_back():
+    first, second = ValueError("first"), ValueError("second")
+    first.__cause__, second.__cause__ = second, first
+
+    def cycle():
+        raise first
+
+    with pytest.raises(ValueError, match="first"):
+        call_apart(cycle)
